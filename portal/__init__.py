@@ -1,0 +1,118 @@
+"""The participant portal: ``create_app`` builds it from one Settings object."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask, g, request, session
+from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import SUPPORTED_LOCALES, Settings, load_settings
+from .db import make_engine, make_session_factory
+from .extensions import babel, close_db_session, csrf, db_session, login_manager
+from .i18n import TRANSLATIONS_DIR, normalize_locale
+from .models import Participant, StaffUser
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        PORTAL_SETTINGS=settings,
+        TESTING=settings.testing,
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_DEFAULT_TIMEZONE=settings.default_timezone,
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+
+    engine = make_engine(settings)
+    app.extensions["engine"] = engine
+    app.extensions["session_factory"] = make_session_factory(engine)
+    app.teardown_appcontext(close_db_session)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_request_hooks(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(_load_user)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .patient import bp as patient_bp
+    from .staff import bp as staff_bp
+    from .webhooks import bp as webhooks_bp
+
+    app.register_blueprint(patient_bp)
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+    app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    csrf.exempt(webhooks_bp)  # provider webhooks verify the provider's signature instead
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        g.request_id = request.headers.get("X-Request-Id", "")[:40] or uuid.uuid4().hex
+
+    @app.context_processor
+    def template_globals() -> dict[str, object]:
+        return {"current_locale": str(get_locale()), "supported_locales": SUPPORTED_LOCALES}
+
+
+def _load_user(user_id: str) -> Participant | StaffUser | None:
+    prefix, _, raw_id = user_id.partition(":")
+    if not raw_id.isdigit():
+        return None
+    model = {"p": Participant, "s": StaffUser}.get(prefix)
+    if model is None:
+        return None
+    return db_session().get(model, int(raw_id))
+
+
+def _select_locale() -> str:
+    """Saved choice of the signed-in person → this session's choice → browser → default."""
+    settings = _settings()
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False):
+        return normalize_locale(current_user.preferred_locale, settings.default_locale)
+    if session.get("locale") in SUPPORTED_LOCALES:
+        return str(session["locale"])
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    return normalize_locale(best, settings.default_locale)
+
+
+def _select_timezone() -> str:
+    from flask_login import current_user
+
+    site = getattr(current_user, "site", None) if getattr(current_user, "is_authenticated", False) else None
+    return site.timezone if site is not None else _settings().default_timezone
+
+
+def _settings() -> Settings:
+    from flask import current_app
+
+    return current_app.config["PORTAL_SETTINGS"]

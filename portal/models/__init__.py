@@ -1,0 +1,38 @@
+"""Every model, imported here so that metadata (and Alembic) sees the whole schema."""
+
+from .audit import AuditEvent
+from .base import Base, utcnow
+from .consent import ConsentAcknowledgement, ConsentDocument, ConsentRecord, ConsentVersion
+from .messages import OutboxMessage, ReminderPlanEntry, WorkerHeartbeat
+from .people import Participant, StaffRecoveryCode, StaffUser, staff_sites
+from .results import ResultCorrection, ResultPanel, ResultValue
+from .study import Arm, ReminderRule, Site, Study, VisitDefinition, VisitDefinitionArm
+from .visits import RescheduleRequest, Visit
+
+__all__ = [
+    "Arm",
+    "AuditEvent",
+    "Base",
+    "ConsentAcknowledgement",
+    "ConsentDocument",
+    "ConsentRecord",
+    "ConsentVersion",
+    "OutboxMessage",
+    "Participant",
+    "ReminderPlanEntry",
+    "ReminderRule",
+    "RescheduleRequest",
+    "ResultCorrection",
+    "ResultPanel",
+    "ResultValue",
+    "Site",
+    "StaffRecoveryCode",
+    "StaffUser",
+    "Study",
+    "Visit",
+    "VisitDefinition",
+    "VisitDefinitionArm",
+    "WorkerHeartbeat",
+    "staff_sites",
+    "utcnow",
+]

@@ -1,0 +1,1 @@
+"""Twilio status callbacks and inbound messages."""

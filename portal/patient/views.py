@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import redirect, render_template, request, session, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from .. import reminders
+from ..access import current_participant, current_staff
 from ..config import SUPPORTED_LOCALES
 from ..extensions import db_session
 from ..i18n import normalize_locale
@@ -23,8 +24,14 @@ def set_language() -> Response:
     locale = normalize_locale(request.form.get("locale"))
     if locale in SUPPORTED_LOCALES:
         session["locale"] = locale
-        if getattr(current_user, "login_prefix", "") == "p":
-            current_user.preferred_locale = locale
+        participant, staff = current_participant(), current_staff()
+        if participant is not None and participant.preferred_locale != locale:
+            participant.preferred_locale = locale
+            # SMS follow the saved language: pending reminders are re-rendered.
+            reminders.replan_participants(db_session(), [participant.id])
+            db_session().commit()
+        elif staff is not None:
+            staff.preferred_locale = locale
             db_session().commit()
     return redirect(_safe_next(request.form.get("next")) or url_for("patient.home"))
 

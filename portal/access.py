@@ -1,0 +1,57 @@
+"""Who is signed in, and the decorators that keep each audience to its own pages.
+
+Ownership of a record is checked in the query that loads it (see the blueprints), never by
+trusting an id from the URL; these decorators only decide whether anyone may be here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import abort, redirect, request, url_for
+from flask_login import current_user
+
+from .models import Participant, StaffUser
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def current_participant() -> Participant | None:
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    return user if isinstance(user, Participant) else None
+
+
+def current_staff() -> StaffUser | None:
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    return user if isinstance(user, StaffUser) and user.is_active else None
+
+
+def participant_required(view: Callable[P, R]) -> Callable[P, R]:
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        if current_participant() is None:
+            return redirect(url_for("patient.sign_in", next=request.full_path))  # type: ignore[return-value]
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def staff_required(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Signed-in staff, optionally limited to roles; others get sign-in or 403."""
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+            staff = current_staff()
+            if staff is None:
+                return redirect(url_for("staff.sign_in", next=request.full_path))  # type: ignore[return-value]
+            if roles and staff.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

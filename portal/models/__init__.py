@@ -1,6 +1,7 @@
 """Every model, imported here so that metadata (and Alembic) sees the whole schema."""
 
 from .audit import AuditEvent
+from .auth import SignInChallenge
 from .base import Base, utcnow
 from .consent import ConsentAcknowledgement, ConsentDocument, ConsentRecord, ConsentVersion
 from .messages import OutboxMessage, ReminderPlanEntry, WorkerHeartbeat
@@ -25,6 +26,7 @@ __all__ = [
     "ResultCorrection",
     "ResultPanel",
     "ResultValue",
+    "SignInChallenge",
     "Site",
     "StaffRecoveryCode",
     "StaffUser",

@@ -442,6 +442,26 @@ def upgrade() -> None:
     with op.batch_alter_table('result_panels', schema=None) as batch_op:
         batch_op.create_index('ix_result_panels_participant_released', ['participant_id', 'released_at'], unique=False)
 
+    op.create_table('sign_in_challenges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('phone_hash', sa.String(length=64), nullable=False),
+    sa.Column('address_hash', sa.String(length=64), nullable=False),
+    sa.Column('participant_id', sa.Integer(), nullable=True),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', portal.models.base.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', portal.models.base.UTCDateTime(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('used_at', portal.models.base.UTCDateTime(), nullable=True),
+    sa.Column('message_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['message_id'], ['outbox_messages.id'], name=op.f('fk_sign_in_challenges_message_id_outbox_messages')),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_sign_in_challenges_participant_id_participants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_challenges'))
+    )
+    with op.batch_alter_table('sign_in_challenges', schema=None) as batch_op:
+        batch_op.create_index('ix_sign_in_challenges_address_created', ['address_hash', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sign_in_challenges_participant_id'), ['participant_id'], unique=False)
+        batch_op.create_index('ix_sign_in_challenges_phone_created', ['phone_hash', 'created_at'], unique=False)
+
     op.create_table('result_values',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('panel_id', sa.Integer(), nullable=False),
@@ -481,6 +501,12 @@ def downgrade() -> None:
 
     op.drop_table('result_corrections')
     op.drop_table('result_values')
+    with op.batch_alter_table('sign_in_challenges', schema=None) as batch_op:
+        batch_op.drop_index('ix_sign_in_challenges_phone_created')
+        batch_op.drop_index(batch_op.f('ix_sign_in_challenges_participant_id'))
+        batch_op.drop_index('ix_sign_in_challenges_address_created')
+
+    op.drop_table('sign_in_challenges')
     with op.batch_alter_table('result_panels', schema=None) as batch_op:
         batch_op.drop_index('ix_result_panels_participant_released')
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ def _settings() -> Settings:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create or upgrade the database schema to the newest migration."""
     engine = _engine()
@@ -46,6 +48,7 @@ def init_db() -> None:
 
 
 @click.command("load-protocol")
+@with_appcontext
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 def load_protocol_command(path: Path | None) -> None:
     """Load or update a study from its protocol file (default: the NCT03945487 default)."""
@@ -72,18 +75,20 @@ def load_protocol_command(path: Path | None) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Load the default protocol and a demo cohort (2 sites, ~20 participants, staff)."""
     from .demo import seed_demo
 
     with _session() as session:
-        lines = seed_demo(session, datetime.now(UTC))
+        lines = seed_demo(session, datetime.now(UTC), _settings().instance_path / "consents")
         session.commit()
     for line in lines:
         click.echo(line)
 
 
 @click.command("create-staff")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--name", "full_name", required=True)
 @click.option("--role", type=click.Choice(["admin", "coordinator", "investigator"]), required=True)

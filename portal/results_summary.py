@@ -1,0 +1,192 @@
+"""Released lab results in plain words, with trend charts drawn on the server as SVG.
+
+Only panels an investigator released ever leave this module. Flags say where a value sits
+against the usual range ("within", "above", "below") and never more than that; the study
+doctor explains the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from markupsafe import Markup, escape
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from .analytes import BY_CODE, SCORE_EXPLANATIONS
+from .i18n import translations
+from .models import ResultPanel, Visit
+
+FLAG_WORDS = {"normal": "within", "high": "above", "low": "below"}
+
+
+@dataclass(frozen=True)
+class ValueLine:
+    code: str
+    name: str
+    value: float
+    shown: str
+    unit: str
+    ref_low: float | None
+    ref_high: float | None
+    flag: str  # within | above | below
+
+    @property
+    def range_text(self) -> str:
+        if self.ref_low is not None and self.ref_high is not None:
+            return f"{_fmt(self.ref_low)}–{_fmt(self.ref_high)}"
+        if self.ref_high is not None:
+            return f"≤ {_fmt(self.ref_high)}"
+        if self.ref_low is not None:
+            return f"≥ {_fmt(self.ref_low)}"
+        return ""
+
+
+@dataclass(frozen=True)
+class PanelSummary:
+    panel: ResultPanel
+    visit_name: str
+    collected_on: date
+    values: list[ValueLine]
+    meld: float | None
+    meld_na: float | None
+    child_pugh_class: str | None
+    meld_meaning: str
+    child_pugh_meaning: str
+
+    @property
+    def id(self) -> int:
+        return self.panel.id
+
+
+@dataclass(frozen=True)
+class Trend:
+    code: str
+    name: str
+    unit: str
+    ref_low: float | None
+    ref_high: float | None
+    points: list[tuple[date, float, str]]  # (collected on, value, shown)
+
+
+def _fmt(number: float, decimals: int = 1) -> str:
+    text = f"{number:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _released(participant_id: int) -> Select[tuple[ResultPanel]]:
+    return (
+        select(ResultPanel)
+        .where(ResultPanel.participant_id == participant_id, ResultPanel.released_at.is_not(None))
+        .options(selectinload(ResultPanel.values), joinedload(ResultPanel.visit).joinedload(Visit.definition))
+        .order_by(ResultPanel.collected_on, ResultPanel.id)
+    )
+
+
+def released_panels(session: Session, participant_id: int, locale: str) -> list[PanelSummary]:
+    panels = session.scalars(_released(participant_id)).unique().all()
+    return [summarize(p, locale) for p in panels]
+
+
+def released_panel(session: Session, participant_id: int, panel_id: int, locale: str) -> PanelSummary | None:
+    """One released panel of this participant; None for unreleased or anyone else's."""
+    panel = session.scalars(_released(participant_id).where(ResultPanel.id == panel_id)).unique().one_or_none()
+    return summarize(panel, locale) if panel else None
+
+
+def summarize(panel: ResultPanel, locale: str) -> PanelSummary:
+    _ = translations(locale).gettext
+    order = {code: i for i, code in enumerate(BY_CODE)}
+    values = []
+    for v in sorted(panel.values, key=lambda v: order.get(v.analyte, 99)):
+        analyte = BY_CODE.get(v.analyte)
+        decimals = analyte.decimals if analyte else 1
+        values.append(
+            ValueLine(
+                code=v.analyte,
+                name=_(analyte.plain_name) if analyte else v.analyte,
+                value=v.value,
+                shown=_fmt(v.value, decimals),
+                unit=v.unit,
+                ref_low=v.ref_low,
+                ref_high=v.ref_high,
+                flag=FLAG_WORDS[v.flag],
+            )
+        )
+    name_field = "name_zh" if locale.startswith("zh") else "name_en"
+    return PanelSummary(
+        panel=panel,
+        visit_name=getattr(panel.visit.definition, name_field),
+        collected_on=panel.collected_on,
+        values=values,
+        meld=panel.meld,
+        meld_na=panel.meld_na,
+        child_pugh_class=panel.child_pugh_class,
+        meld_meaning=_(SCORE_EXPLANATIONS["MELD"]),
+        child_pugh_meaning=_(SCORE_EXPLANATIONS["CHILD_PUGH"]),
+    )
+
+
+def trends(panels: list[PanelSummary]) -> list[Trend]:
+    """One series per analyte with at least one released value, in catalogue order."""
+    series: dict[str, Trend] = {}
+    for summary in panels:
+        for line in summary.values:
+            trend = series.setdefault(
+                line.code, Trend(line.code, line.name, line.unit, line.ref_low, line.ref_high, [])
+            )
+            trend.points.append((summary.collected_on, line.value, line.shown))
+    return list(series.values())
+
+
+def trend_svg(trend: Trend, title_id: str, labels: list[str]) -> Markup:
+    """A small line chart with the usual range shaded; ``labels`` are the x-axis dates.
+
+    The chart is decorative for screen readers (aria-hidden): the table beside it has the data.
+    """
+    width, height, left, right, top, bottom = 340, 170, 44, 12, 12, 30
+    values = [p[1] for p in trend.points]
+    bounds = [*values, *(b for b in (trend.ref_low, trend.ref_high) if b is not None)]
+    low, high = min(bounds), max(bounds)
+    if high == low:
+        high, low = high + 1, low - 1
+    pad = (high - low) * 0.1
+    low, high = low - pad, high + pad
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(i: int) -> float:
+        return left + (plot_w / 2 if len(values) == 1 else plot_w * i / (len(values) - 1))
+
+    def y(v: float) -> float:
+        return top + plot_h * (high - v) / (high - low)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-labelledby="{escape(title_id)}" focusable="false">'
+    ]
+    if trend.ref_low is not None or trend.ref_high is not None:
+        band_top = y(trend.ref_high if trend.ref_high is not None else high)
+        band_bottom = y(trend.ref_low if trend.ref_low is not None else low)
+        parts.append(
+            f'<rect class="band" x="{left}" y="{band_top:.1f}" width="{plot_w}" '
+            f'height="{max(0.0, band_bottom - band_top):.1f}"/>'
+        )
+    parts.append(f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>')
+    for v in (low + pad, high - pad):
+        parts.append(f'<text class="tick" x="{left - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{_fmt(v)}</text>')
+    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    if len(values) > 1:
+        parts.append(f'<polyline class="line" points="{points}"/>')
+    for i, (_, value, shown) in enumerate(trend.points):
+        parts.append(f'<circle class="dot" cx="{x(i):.1f}" cy="{y(value):.1f}" r="4"/>')
+        if len(values) <= 6 or i in (0, len(values) - 1):
+            parts.append(
+                f'<text class="tick" x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">'
+                f"{escape(labels[i])}</text>"
+            )
+        parts.append(
+            f'<text class="val" x="{x(i):.1f}" y="{y(value) - 8:.1f}" text-anchor="middle">{escape(shown)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped or numeric

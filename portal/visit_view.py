@@ -1,0 +1,165 @@
+"""What a participant's home and visit pages show: next visit, timeline, past visits, progress.
+
+Plain data only (dates in the site's calendar, codes for states); templates put it into words.
+The treatment arm never appears here: infusion days come from ``Visit.is_infusion``, which the
+schedule engine sets only for the arm that has them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, joinedload
+
+from .i18n import localized, to_local
+from .models import Participant, RescheduleRequest, Visit
+from .models.visits import OPEN_VISIT_STATUSES
+
+
+@dataclass(frozen=True)
+class VisitItem:
+    visit: Visit
+    name: str
+    day: date  # booked day, or the target day while unbooked
+    at: datetime | None  # site-local booked time
+    booked: bool
+    window_start: date
+    window_end: date
+    status: str
+    procedures: tuple[str, ...]
+    preparation: tuple[str, ...]
+    days_to_go: int
+    can_confirm: bool
+    can_reschedule: bool
+    requests: tuple[RescheduleRequest, ...] = field(default=())
+
+    @property
+    def id(self) -> int:
+        return self.visit.id
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_VISIT_STATUSES
+
+    @property
+    def pending_request(self) -> RescheduleRequest | None:
+        return next((r for r in self.requests if r.status == "pending"), None)
+
+
+@dataclass(frozen=True)
+class HomeSummary:
+    next_visit: VisitItem | None
+    upcoming: list[VisitItem]
+    past: list[VisitItem]
+    position: int  # 1-based place of the next visit among all visits that count
+    total: int
+    done: int
+
+
+def _visit_query(participant_id: int) -> Select[tuple[Visit]]:
+    return (
+        select(Visit)
+        .where(Visit.participant_id == participant_id)
+        .options(joinedload(Visit.definition))
+        .order_by(Visit.target_date, Visit.id)
+    )
+
+
+def load_visits(session: Session, participant: Participant, locale: str, today: date) -> list[VisitItem]:
+    visits = list(session.scalars(_visit_query(participant.id)).unique())
+    requests = _requests_by_visit(session, participant.id)
+    items = [describe(v, participant, locale, today, requests.get(v.id, ())) for v in visits]
+    return sorted(items, key=lambda i: (i.day, i.visit.id))
+
+
+def load_visit(
+    session: Session, participant: Participant, visit_id: int, locale: str, today: date
+) -> VisitItem | None:
+    """One visit of this participant; None for anyone else's id (ownership in the query)."""
+    visit = session.scalars(_visit_query(participant.id).where(Visit.id == visit_id)).unique().one_or_none()
+    if visit is None:
+        return None
+    requests = _requests_by_visit(session, participant.id, visit_id)
+    return describe(visit, participant, locale, today, requests.get(visit.id, ()))
+
+
+def _requests_by_visit(
+    session: Session, participant_id: int, visit_id: int | None = None
+) -> dict[int, tuple[RescheduleRequest, ...]]:
+    query = select(RescheduleRequest).where(RescheduleRequest.participant_id == participant_id)
+    if visit_id is not None:
+        query = query.where(RescheduleRequest.visit_id == visit_id)
+    grouped: dict[int, list[RescheduleRequest]] = {}
+    for req in session.scalars(query.order_by(RescheduleRequest.created_at.desc(), RescheduleRequest.id.desc())):
+        grouped.setdefault(req.visit_id, []).append(req)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+def describe(
+    visit: Visit,
+    participant: Participant,
+    locale: str,
+    today: date,
+    requests: tuple[RescheduleRequest, ...] = (),
+) -> VisitItem:
+    site = participant.site
+    at = to_local(visit.scheduled_at, site.timezone) if visit.scheduled_at else None
+    day = visit.actual_date or (at.date() if at else visit.target_date)
+    open_ = visit.status in OPEN_VISIT_STATUSES
+    return VisitItem(
+        visit=visit,
+        name=localized(visit.definition, "name", locale),
+        day=day,
+        at=at,
+        booked=at is not None,
+        window_start=visit.window_start,
+        window_end=visit.window_end,
+        status=visit.status,
+        procedures=procedures(visit),
+        preparation=preparation(visit, participant, locale),
+        days_to_go=(day - today).days,
+        can_confirm=visit.status == "scheduled" and day >= today,
+        can_reschedule=open_ and visit.window_end >= today and visit.window_start < visit.window_end,
+        requests=requests,
+    )
+
+
+def procedures(visit: Visit) -> tuple[str, ...]:
+    """Codes of what happens: labs, ultrasound, afp, survival, and infusion on infusion days."""
+    codes = [str(p) for p in visit.definition.procedures or ()]
+    if visit.is_infusion:
+        codes.append("infusion")
+    return tuple(codes)
+
+
+def preparation(visit: Visit, participant: Participant, locale: str) -> tuple[str, ...]:
+    """How to prepare, from the protocol file (infusion advice only on infusion days)."""
+    lang = "zh" if locale.startswith("zh") else "en"
+    texts: dict[str, str] = (participant.study.content or {}).get("preparation", {})
+    lines: list[str] = []
+    if visit.definition.fasting:
+        lines.append(texts.get(f"fasting_{lang}", ""))
+    if "ultrasound" in (visit.definition.procedures or ()):
+        lines.append(texts.get(f"ultrasound_{lang}", ""))
+    if visit.is_infusion:
+        lines.append(texts.get(f"infusion_{lang}", ""))
+    lines.append(localized(visit.definition, "preparation", locale))
+    lines.append(texts.get(f"bring_{lang}", ""))
+    return tuple(line for line in lines if line.strip())
+
+
+def summarize(items: list[VisitItem], today: date) -> HomeSummary:
+    counted = [i for i in items if i.status != "cancelled"]
+    upcoming = [i for i in counted if i.is_open and i.day >= today]
+    past = [i for i in counted if not (i.is_open and i.day >= today)]
+    next_visit = upcoming[0] if upcoming else None
+    position = counted.index(next_visit) + 1 if next_visit else len(counted)
+    done = sum(1 for i in counted if i.status == "completed")
+    return HomeSummary(next_visit, upcoming[1:], list(reversed(past)), position, len(counted), done)
+
+
+def default_time(participant: Participant) -> time:
+    hour, minute = (int(x) for x in participant.site.default_visit_time.split(":"))
+    return time(hour, minute)

@@ -46,11 +46,23 @@ def create_app(settings: Settings | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     _register_request_hooks(app)
+    _init_operations(app, settings)
 
     from .cli import register_cli
 
     register_cli(app)
     return app
+
+
+def _init_operations(app: Flask, settings: Settings) -> None:
+    """Health and metrics endpoints, security headers, compression, fingerprinted static files."""
+    from .ops import init_ops
+    from .security import init_security
+    from .static_assets import init_static
+
+    init_ops(app)
+    init_security(app, settings)
+    init_static(app)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -65,6 +65,7 @@ class Settings:
     staff_idle_minutes: int = 15
     trusted_proxies: int = 0
     db_pool_size: int = 5
+    metrics_token: str = ""
     testing: bool = False
 
     @property
@@ -172,6 +173,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "staff_idle_minutes": _int(env, "STAFF_IDLE_MINUTES", 15),
         "trusted_proxies": _int(env, "TRUSTED_PROXIES", 0),
         "db_pool_size": _int(env, "DB_POOL_SIZE", 5),
+        "metrics_token": env.get("METRICS_TOKEN", "").strip(),
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]

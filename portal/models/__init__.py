@@ -4,7 +4,9 @@ from .audit import AuditEvent
 from .auth import SignInChallenge
 from .base import Base, utcnow
 from .consent import ConsentAcknowledgement, ConsentDocument, ConsentRecord, ConsentVersion
+from .enquiries import Enquiry, EnquiryNote
 from .messages import OutboxMessage, ReminderPlanEntry, WorkerHeartbeat
+from .news import NewsItem, NewsReceipt
 from .people import Participant, StaffRecoveryCode, StaffUser, staff_sites
 from .results import ResultCorrection, ResultPanel, ResultValue
 from .study import Arm, ReminderRule, Site, Study, VisitDefinition, VisitDefinitionArm
@@ -18,6 +20,10 @@ __all__ = [
     "ConsentDocument",
     "ConsentRecord",
     "ConsentVersion",
+    "Enquiry",
+    "EnquiryNote",
+    "NewsItem",
+    "NewsReceipt",
     "OutboxMessage",
     "Participant",
     "ReminderPlanEntry",

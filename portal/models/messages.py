@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, JSONType, UTCDateTime, check_in, utcnow
@@ -26,6 +26,9 @@ MESSAGE_STATUSES = (
     "received",  # inbound
 )
 PLAN_STATUSES = ("planned", "sent", "cancelled", "dropped")
+# 'portal': written in the portal, never sent by the dispatch worker (in: 'received', out: 'delivered').
+CHANNELS = ("sms", "portal")
+MESSAGE_TOPICS = ("visit", "medicines", "feeling", "other")
 
 
 class OutboxMessage(Base):
@@ -36,6 +39,9 @@ class OutboxMessage(Base):
         CheckConstraint(check_in("kind", MESSAGE_KINDS), name="kind"),
         CheckConstraint(check_in("status", MESSAGE_STATUSES), name="status"),
         CheckConstraint("attempts >= 0", name="attempts"),
+        CheckConstraint(check_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(f"topic IS NULL OR {check_in('topic', MESSAGE_TOPICS)}", name="topic"),
+        Index("ix_outbox_messages_inbox", "direction", "handled_at", "urgent", "created_at"),
         Index("ix_outbox_messages_status_due", "status", "due_at"),
         Index("ix_outbox_messages_participant_created", "participant_id", "created_at"),
         Index("ix_outbox_messages_to_created", "to_number", "created_at"),
@@ -68,9 +74,17 @@ class OutboxMessage(Base):
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     meta: Mapped[dict] = mapped_column(JSONType, default=dict)
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    topic: Mapped[str | None] = mapped_column(String(12))
+    # A portal message matching the protocol's warning signs: first in the team's inbox.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the participant first saw a team reply in the portal.
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_reason: Mapped[str] = mapped_column(Text, default="")
 
     participant: Mapped[Participant | None] = relationship()
     created_by: Mapped[StaffUser | None] = relationship(foreign_keys=[created_by_id])
+    handled_by: Mapped[StaffUser | None] = relationship(foreign_keys=[handled_by_id])
 
 
 class ReminderPlanEntry(Base):

@@ -217,6 +217,26 @@ def upgrade() -> None:
     with op.batch_alter_table('consent_versions', schema=None) as batch_op:
         batch_op.create_index('ix_consent_versions_published', ['document_id', 'published_at'], unique=False)
 
+    op.create_table('news_items',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('study_id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=True),
+    sa.Column('title_zh', sa.String(length=120), nullable=False),
+    sa.Column('title_en', sa.String(length=120), nullable=False),
+    sa.Column('body_zh', sa.Text(), nullable=False),
+    sa.Column('body_en', sa.Text(), nullable=False),
+    sa.Column('notify_sms', sa.Boolean(), nullable=False),
+    sa.Column('published_at', portal.models.base.UTCDateTime(), nullable=False),
+    sa.Column('published_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['published_by_id'], ['staff_users.id'], name=op.f('fk_news_items_published_by_id_staff_users')),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_news_items_site_id_sites')),
+    sa.ForeignKeyConstraint(['study_id'], ['studies.id'], name=op.f('fk_news_items_study_id_studies')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_news_items'))
+    )
+    with op.batch_alter_table('news_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_news_items_site_id'), ['site_id'], unique=False)
+        batch_op.create_index('ix_news_items_study_published', ['study_id', 'published_at'], unique=False)
+
     op.create_table('participants',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('study_id', sa.Integer(), nullable=False),
@@ -329,9 +349,16 @@ def upgrade() -> None:
     sa.Column('handled_at', portal.models.base.UTCDateTime(), nullable=True),
     sa.Column('handled_by_id', sa.Integer(), nullable=True),
     sa.Column('meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
+    sa.Column('topic', sa.String(length=12), nullable=True),
+    sa.Column('urgent', sa.Boolean(), nullable=False),
+    sa.Column('read_at', portal.models.base.UTCDateTime(), nullable=True),
+    sa.Column('handled_reason', sa.Text(), nullable=False),
+    sa.CheckConstraint("channel IN ('sms', 'portal')", name=op.f('ck_outbox_messages_channel')),
     sa.CheckConstraint("direction IN ('out', 'in')", name=op.f('ck_outbox_messages_direction')),
     sa.CheckConstraint("kind IN ('reminder', 'sign_in_code', 'staff', 'notification', 'reply', 'inbound', 'enquiry')", name=op.f('ck_outbox_messages_kind')),
     sa.CheckConstraint("status IN ('pending', 'sending', 'unknown', 'queued', 'sent', 'delivered', 'undelivered', 'failed', 'cancelled', 'received')", name=op.f('ck_outbox_messages_status')),
+    sa.CheckConstraint("topic IS NULL OR topic IN ('visit', 'medicines', 'feeling', 'other')", name=op.f('ck_outbox_messages_topic')),
     sa.CheckConstraint('attempts >= 0', name=op.f('ck_outbox_messages_attempts')),
     sa.ForeignKeyConstraint(['created_by_id'], ['staff_users.id'], name=op.f('fk_outbox_messages_created_by_id_staff_users')),
     sa.ForeignKeyConstraint(['handled_by_id'], ['staff_users.id'], name=op.f('fk_outbox_messages_handled_by_id_staff_users')),
@@ -340,6 +367,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('provider_id', name=op.f('uq_outbox_messages_provider_id'))
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_messages_inbox', ['direction', 'handled_at', 'urgent', 'created_at'], unique=False)
         batch_op.create_index('ix_outbox_messages_participant_created', ['participant_id', 'created_at'], unique=False)
         batch_op.create_index('ix_outbox_messages_status_due', ['status', 'due_at'], unique=False)
         batch_op.create_index('ix_outbox_messages_to_created', ['to_number', 'created_at'], unique=False)
@@ -372,6 +400,54 @@ def upgrade() -> None:
         batch_op.create_index('ix_visits_participant_target', ['participant_id', 'target_date'], unique=False)
         batch_op.create_index('ix_visits_status_scheduled', ['status', 'scheduled_at'], unique=False)
         batch_op.create_index('ix_visits_status_target', ['status', 'target_date'], unique=False)
+
+    op.create_table('enquiries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('study_id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('full_name', sa.String(length=80), nullable=False),
+    sa.Column('phone_e164', sa.String(length=20), nullable=False),
+    sa.Column('preferred_locale', sa.String(length=12), nullable=False),
+    sa.Column('call_time', sa.String(length=12), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('consent_to_contact', sa.Boolean(), nullable=False),
+    sa.Column('address_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('participant_id', sa.Integer(), nullable=True),
+    sa.Column('confirmation_message_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.models.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', portal.models.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("call_time IN ('morning', 'afternoon', 'evening', 'any')", name=op.f('ck_enquiries_call_time')),
+    sa.CheckConstraint("status IN ('new', 'contacted', 'screening', 'not_eligible', 'enrolled')", name=op.f('ck_enquiries_status')),
+    sa.ForeignKeyConstraint(['confirmation_message_id'], ['outbox_messages.id'], name=op.f('fk_enquiries_confirmation_message_id_outbox_messages')),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_enquiries_participant_id_participants')),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_enquiries_site_id_sites')),
+    sa.ForeignKeyConstraint(['study_id'], ['studies.id'], name=op.f('fk_enquiries_study_id_studies')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['staff_users.id'], name=op.f('fk_enquiries_updated_by_id_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enquiries'))
+    )
+    with op.batch_alter_table('enquiries', schema=None) as batch_op:
+        batch_op.create_index('ix_enquiries_address_created', ['address_hash', 'created_at'], unique=False)
+        batch_op.create_index('ix_enquiries_phone_created', ['phone_e164', 'created_at'], unique=False)
+        batch_op.create_index('ix_enquiries_site_status_created', ['site_id', 'status', 'created_at'], unique=False)
+        batch_op.create_index('ix_enquiries_status_updated', ['status', 'updated_at'], unique=False)
+
+    op.create_table('news_receipts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('news_item_id', sa.Integer(), nullable=False),
+    sa.Column('participant_id', sa.Integer(), nullable=False),
+    sa.Column('message_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.models.base.UTCDateTime(), nullable=False),
+    sa.Column('read_at', portal.models.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['message_id'], ['outbox_messages.id'], name=op.f('fk_news_receipts_message_id_outbox_messages')),
+    sa.ForeignKeyConstraint(['news_item_id'], ['news_items.id'], name=op.f('fk_news_receipts_news_item_id_news_items')),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_news_receipts_participant_id_participants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_news_receipts')),
+    sa.UniqueConstraint('news_item_id', 'participant_id', name=op.f('uq_news_receipts_news_item_id_participant_id'))
+    )
+    with op.batch_alter_table('news_receipts', schema=None) as batch_op:
+        batch_op.create_index('ix_news_receipts_participant', ['participant_id', 'read_at'], unique=False)
 
     op.create_table('reminder_plan_entries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -462,6 +538,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sign_in_challenges_participant_id'), ['participant_id'], unique=False)
         batch_op.create_index('ix_sign_in_challenges_phone_created', ['phone_hash', 'created_at'], unique=False)
 
+    op.create_table('enquiry_notes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('enquiry_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('status_from', sa.String(length=16), nullable=False),
+    sa.Column('status_to', sa.String(length=16), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_at', portal.models.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['enquiry_id'], ['enquiries.id'], name=op.f('fk_enquiry_notes_enquiry_id_enquiries'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_enquiry_notes_staff_id_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enquiry_notes'))
+    )
+    with op.batch_alter_table('enquiry_notes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enquiry_notes_enquiry_id'), ['enquiry_id'], unique=False)
+
     op.create_table('result_values',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('panel_id', sa.Integer(), nullable=False),
@@ -501,6 +592,10 @@ def downgrade() -> None:
 
     op.drop_table('result_corrections')
     op.drop_table('result_values')
+    with op.batch_alter_table('enquiry_notes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enquiry_notes_enquiry_id'))
+
+    op.drop_table('enquiry_notes')
     with op.batch_alter_table('sign_in_challenges', schema=None) as batch_op:
         batch_op.drop_index('ix_sign_in_challenges_phone_created')
         batch_op.drop_index(batch_op.f('ix_sign_in_challenges_participant_id'))
@@ -517,6 +612,17 @@ def downgrade() -> None:
 
     op.drop_table('reschedule_requests')
     op.drop_table('reminder_plan_entries')
+    with op.batch_alter_table('news_receipts', schema=None) as batch_op:
+        batch_op.drop_index('ix_news_receipts_participant')
+
+    op.drop_table('news_receipts')
+    with op.batch_alter_table('enquiries', schema=None) as batch_op:
+        batch_op.drop_index('ix_enquiries_status_updated')
+        batch_op.drop_index('ix_enquiries_site_status_created')
+        batch_op.drop_index('ix_enquiries_phone_created')
+        batch_op.drop_index('ix_enquiries_address_created')
+
+    op.drop_table('enquiries')
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.drop_index('ix_visits_status_target')
         batch_op.drop_index('ix_visits_status_scheduled')
@@ -528,6 +634,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_messages_to_created')
         batch_op.drop_index('ix_outbox_messages_status_due')
         batch_op.drop_index('ix_outbox_messages_participant_created')
+        batch_op.drop_index('ix_outbox_messages_inbox')
 
     op.drop_table('outbox_messages')
     with op.batch_alter_table('consent_records', schema=None) as batch_op:
@@ -551,6 +658,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_participants_arm_id'))
 
     op.drop_table('participants')
+    with op.batch_alter_table('news_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_news_items_study_published')
+        batch_op.drop_index(batch_op.f('ix_news_items_site_id'))
+
+    op.drop_table('news_items')
     with op.batch_alter_table('consent_versions', schema=None) as batch_op:
         batch_op.drop_index('ix_consent_versions_published')
 

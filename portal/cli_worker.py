@@ -1,0 +1,49 @@
+"""``flask --app wsgi worker-status``: each worker's last heartbeat and the outbox by status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import OutboxMessage, WorkerHeartbeat
+
+STALE_AFTER = timedelta(minutes=2)  # heartbeat runs every 30 s
+
+
+def worker_report(session: Session, now: datetime) -> list[str]:
+    lines = ["workers:"]
+    beats = session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_beat_at.desc())).all()
+    if not beats:
+        lines.append("  none has ever run (start one with: python -m scheduler)")
+    for beat in beats:
+        age = now - beat.last_beat_at
+        state = "alive" if age <= STALE_AFTER else "STALE"
+        lines.append(f"  {beat.worker_id:<40} pid {beat.pid:<7} last beat {beat.last_beat_at:%Y-%m-%d %H:%M:%S} UTC "
+                     f"({int(age.total_seconds())} s ago, {state})")  # fmt: skip
+    lines.append("outbox:")
+    counts = session.execute(
+        select(OutboxMessage.direction, OutboxMessage.status, func.count())
+        .group_by(OutboxMessage.direction, OutboxMessage.status)
+        .order_by(OutboxMessage.direction.desc(), OutboxMessage.status)
+    ).all()
+    if not counts:
+        lines.append("  empty")
+    for direction, status, count in counts:
+        lines.append(f"  {direction:<4} {status:<12} {count}")
+    due = session.scalar(
+        select(func.count()).where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
+    )
+    lines.append(f"  due now: {due}")
+    return lines
+
+
+@click.command("worker-status")
+def worker_status_command() -> None:
+    """Show each worker's last heartbeat and the outbox counts by status."""
+    with current_app.extensions["session_factory"]() as session:
+        for line in worker_report(session, datetime.now(UTC)):
+            click.echo(line)

@@ -1,0 +1,1 @@
+"""The one worker process: ``python -m scheduler`` (APScheduler 3.x, UTC, fixed jobs)."""

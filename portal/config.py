@@ -65,6 +65,8 @@ class Settings:
     staff_idle_minutes: int = 15
     trusted_proxies: int = 0
     db_pool_size: int = 5
+    # Volunteer enquiries not leading to enrolment are deleted this many days after their last activity.
+    enquiry_retention_days: int = 180
     metrics_token: str = ""
     testing: bool = False
 
@@ -173,6 +175,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "staff_idle_minutes": _int(env, "STAFF_IDLE_MINUTES", 15),
         "trusted_proxies": _int(env, "TRUSTED_PROXIES", 0),
         "db_pool_size": _int(env, "DB_POOL_SIZE", 5),
+        "enquiry_retention_days": _int(env, "ENQUIRY_RETENTION_DAYS", 180),
         "metrics_token": env.get("METRICS_TOKEN", "").strip(),
     }
     values.update(overrides)

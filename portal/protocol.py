@@ -130,7 +130,7 @@ def parse_protocol(text: str, checksum: str = "") -> ProtocolSpec:
         "is_default": bool(study.get("is_default", False)),
         "preparation": _pairs(data.get("preparation", {}), "preparation", check),
         "red_flags": _red_flags(data.get("red_flags", {}), check),
-        "public": data.get("public", {}),
+        "public": _public(data.get("public", {}), check),
     }
     if check.problems:
         raise ProtocolError(check.problems)
@@ -359,6 +359,24 @@ def _red_flags(table: dict[str, Any], check: _Checker) -> dict[str, list[str]]:
     if bool(flags["zh"]) != bool(flags["en"]):
         check.add("[red_flags]", "warning signs must be listed in both zh and en")
     return flags
+
+
+# What the public study page needs, each in both languages (the [public] table is optional).
+PUBLIC_FIELDS = (
+    "summary", "condition", "ucmsc_arm", "control_arm", "randomised", "voluntary",
+    "step_screening", "step_consent", "step_visits",
+)  # fmt: skip
+
+
+def _public(table: Any, check: _Checker) -> dict[str, str]:
+    if not isinstance(table, dict):
+        check.add("[public]", "must be a table of texts")
+        return {}
+    if not table:
+        return {}
+    for stem in PUBLIC_FIELDS:
+        _translated(table, (stem,), "[public]", check)
+    return _pairs(table, "public", check)
 
 
 def visit_dates(spec: VisitSpec, day0: date) -> tuple[date, date, date]:

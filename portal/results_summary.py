@@ -96,7 +96,7 @@ def released_panel(session: Session, participant_id: int, panel_id: int, locale:
 
 
 def summarize(panel: ResultPanel, locale: str) -> PanelSummary:
-    _ = translations(locale).gettext
+    tr = translations(locale).gettext  # msgids come from portal.analytes (extracted there)
     order = {code: i for i, code in enumerate(BY_CODE)}
     values = []
     for v in sorted(panel.values, key=lambda v: order.get(v.analyte, 99)):
@@ -105,7 +105,7 @@ def summarize(panel: ResultPanel, locale: str) -> PanelSummary:
         values.append(
             ValueLine(
                 code=v.analyte,
-                name=_(analyte.plain_name) if analyte else v.analyte,
+                name=tr(analyte.plain_name) if analyte else v.analyte,
                 value=v.value,
                 shown=_fmt(v.value, decimals),
                 unit=v.unit,
@@ -123,8 +123,8 @@ def summarize(panel: ResultPanel, locale: str) -> PanelSummary:
         meld=panel.meld,
         meld_na=panel.meld_na,
         child_pugh_class=panel.child_pugh_class,
-        meld_meaning=_(SCORE_EXPLANATIONS["MELD"]),
-        child_pugh_meaning=_(SCORE_EXPLANATIONS["CHILD_PUGH"]),
+        meld_meaning=tr(SCORE_EXPLANATIONS["MELD"]),
+        child_pugh_meaning=tr(SCORE_EXPLANATIONS["CHILD_PUGH"]),
     )
 
 

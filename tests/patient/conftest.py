@@ -135,7 +135,9 @@ def consent_setup(db: Session, app: Flask) -> Callable[..., dict[str, ConsentVer
         db.add(v)
         return v
 
-    def do(participant: Participant, study_id: int, with_v2: bool = True, code: str = "ICF") -> dict[str, ConsentVersion]:
+    def do(
+        participant: Participant, study_id: int, with_v2: bool = True, code: str = "ICF"
+    ) -> dict[str, ConsentVersion]:
         doc = db.scalar(select(ConsentDocument).where(ConsentDocument.code == code))
         made: dict[str, ConsentVersion] = {}
         if doc is None:

@@ -1,0 +1,90 @@
+"""Admin pages: study-team accounts (create, reset password) and the audit trail (filter, CSV export)."""
+
+from __future__ import annotations
+
+from flask import Response as FlaskResponse
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+
+from .. import audit, audit_trail, staff_auth
+from ..access import staff_required
+from ..extensions import db_session
+from ..models import Site, StaffUser
+from ..staff_accounts import StaffAccountError, upsert_staff
+from . import bp
+from .auth_views import password_problem_text
+from .common import actor, parse_date, parse_int
+from .forms import ResetPasswordForm, StaffForm
+
+
+@bp.route("/admin/staff", methods=["GET", "POST"])
+@staff_required("admin")
+def staff_list() -> str | Response:
+    form = StaffForm()
+    if form.validate_on_submit():
+        codes = [c.strip().upper() for c in (form.sites.data or "").split(",") if c.strip()]
+        try:
+            upsert_staff(db_session(), form.email.data or "", form.full_name.data or "", form.role.data or "",
+                         codes, form.password.data, actor())  # fmt: skip
+        except StaffAccountError as exc:
+            db_session().rollback()
+            flash(str(exc), "error")
+        else:
+            db_session().commit()
+            flash(_("Account saved."), "info")
+            return redirect(url_for("staff.staff_list"))
+    people = db_session().scalars(select(StaffUser).options(selectinload(StaffUser.sites))
+                                  .order_by(StaffUser.role, StaffUser.email)).all()  # fmt: skip
+    return render_template("staff/admin_staff.html", people=people, form=form, reset_form=ResetPasswordForm())
+
+
+@bp.post("/admin/staff/<int:staff_id>/reset")
+@staff_required("admin")
+def staff_reset(staff_id: int) -> Response:
+    target = db_session().get(StaffUser, staff_id)
+    if target is None:
+        return redirect(url_for("staff.staff_list"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            staff_auth.admin_reset_password(db_session(), target, form.password.data or "", actor(),
+                                            reset_second_factor=bool(form.reset_second_factor.data))  # fmt: skip
+        except staff_auth.StaffAuthError as exc:
+            db_session().rollback()
+            flash(password_problem_text(exc.code), "error")
+        else:
+            db_session().commit()
+            flash(_("Temporary password set; %(email)s must change it at next sign-in.", email=target.email), "info")
+    return redirect(url_for("staff.staff_list"))
+
+
+def _audit_filter() -> audit_trail.AuditFilter:
+    args = request.args
+    return audit_trail.AuditFilter(
+        action=args.get("action", "")[:60], actor_id=parse_int(args.get("actor")),
+        study_code=args.get("study_code", "")[:40], site_id=parse_int(args.get("site")),
+        day_from=parse_date(args.get("from")), day_to=parse_date(args.get("to")), page=parse_int(args.get("page")) or 1,
+    )  # fmt: skip
+
+
+@bp.get("/admin/audit")
+@staff_required("admin")
+def audit_view() -> str:
+    f = _audit_filter()
+    events, page, pages = audit_trail.search(db_session(), f)
+    sites = db_session().scalars(select(Site).order_by(Site.code)).all()
+    return render_template("staff/audit.html", events=events, page=page, pages=pages, f=f, sites=sites)
+
+
+@bp.get("/admin/audit.csv")
+@staff_required("admin")
+def audit_export() -> FlaskResponse:
+    f = _audit_filter()
+    body = audit_trail.to_csv(audit_trail.iter_events(db_session(), f))
+    audit.record(db_session(), actor(), "audit.export", object_type="audit",
+                 after={"filter": repr({k: v for k, v in f.__dict__.items() if v and k != "page"})})  # fmt: skip
+    db_session().commit()
+    return FlaskResponse(body, mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=audit.csv"})

@@ -1,0 +1,144 @@
+"""Helpers shared by the console's views: who is acting, their sites, the site-local day, idle timeout."""
+
+from __future__ import annotations
+
+import time as _time
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import logout_user
+from werkzeug.wrappers import Response
+
+from .. import audit
+from ..access import current_staff
+from ..audit import Actor
+from ..config import Settings
+from ..extensions import db_session
+from ..i18n import to_local
+from ..models import StaffUser
+from ..scoping import NotInScope, allowed_site_ids
+from . import bp
+
+SEEN_KEY = "staff_seen"
+
+
+def settings() -> Settings:
+    return current_app.config["PORTAL_SETTINGS"]
+
+
+def me() -> StaffUser:
+    staff = current_staff()
+    if staff is None:  # the decorators run first; this is a second lock on the door
+        abort(403)
+    return staff
+
+
+def actor(staff: StaffUser | None = None) -> Actor:
+    staff = staff or current_staff()
+    return Actor(
+        type="staff" if staff else "anonymous",
+        id=staff.id if staff else None,
+        role=staff.role if staff else "",
+        request_id=getattr(g, "request_id", ""),
+        ip_address=request.remote_addr or "",
+    )
+
+
+def site_ids() -> set[int]:
+    return allowed_site_ids(db_session(), me())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def today() -> date:
+    return to_local(now(), settings().default_timezone).date()
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths (never //host or backslashes): no open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def parse_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.errorhandler(NotInScope)
+def not_in_scope(_exc: NotInScope) -> tuple[str, int]:
+    return _("Not found."), 404
+
+
+@bp.before_request
+def idle_timeout() -> Response | None:
+    """Shared ward computers: a staff session ends after STAFF_IDLE_MINUTES without a request."""
+    staff = current_staff()
+    if staff is None:
+        return None
+    stamp = session.get(SEEN_KEY)
+    limit = settings().staff_idle_minutes * 60
+    if stamp is None or _time.time() - float(stamp) > limit:
+        audit.record(db_session(), actor(staff), "staff.sign_out", object_type="staff", object_id=staff.id,
+                     reason="idle timeout")  # fmt: skip
+        db_session().commit()
+        logout_user()
+        session.clear()
+        flash(_("You were signed out after a period without activity."), "info")
+        return redirect(url_for("staff.sign_in", next=request.full_path if request.method == "GET" else None))
+    session[SEEN_KEY] = _time.time()
+    if staff.must_change_password and request.endpoint not in ("staff.change_password", "staff.sign_out"):
+        return redirect(url_for("staff.change_password"))
+    return None
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    # Health data must not linger in a shared browser's cache.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _labels() -> dict[str, str]:
+    return {
+        "admin": _("Admin"), "coordinator": _("Coordinator"), "investigator": _("Investigator"),
+        "active": _("Active"), "withdrawn": _("Withdrawn"), "completed": _("Completed"), "deceased": _("Deceased"),
+        "planned": _("Planned"), "scheduled": _("Scheduled"), "confirmed": _("Confirmed"), "missed": _("Missed"),
+        "cancelled": _("Cancelled"), "upcoming": _("Due"), "in_window": _("In window"), "overdue": _("Overdue"),
+        "pending": _("Pending"), "sending": _("Sending"), "unknown": _("Unknown"), "queued": _("Queued"),
+        "sent": _("Sent"), "delivered": _("Delivered"), "undelivered": _("Undelivered"), "failed": _("Failed"),
+        "received": _("Received"), "accepted": _("Accepted"), "declined": _("Declined"),
+        "high": _("High"), "low": _("Low"), "normal": _("Normal"),
+    }
+
+
+@bp.context_processor
+def console_globals() -> dict[str, Any]:
+    labels = _labels()
+
+    def label(code: str | None) -> str:
+        return labels.get(code or "", code or "")
+
+    def local_dt(moment: datetime | None) -> str:
+        return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
+
+    return {"staff_user": current_staff, "role_label": label, "status_label": label, "local_dt": local_dt}
+
+
+def back(default_endpoint: str, **values: Any) -> Response:
+    return redirect(safe_next(request.form.get("next")) or url_for(default_endpoint, **values))

@@ -113,3 +113,4 @@ def register_cli(app: Flask) -> None:
     for command in (init_db, load_protocol_command, seed_demo_command, create_staff_command):
         app.cli.add_command(command)
     app.cli.add_command(__import__("portal.cli_worker", fromlist=["x"]).worker_status_command)
+    __import__("portal.cli_ops", fromlist=["register"]).register(app)

@@ -1,0 +1,58 @@
+"""gunicorn settings for the portal: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+Everything comes from the environment so systemd units and containers change nothing here:
+WEB_CONCURRENCY (worker processes, default 2 × cores + 1), WEB_THREADS (threads per worker,
+default 1), BIND (default 127.0.0.1:8000), GUNICORN_TIMEOUT (seconds, default 30).
+TRUSTED_PROXIES is read by the app itself (ProxyFix in portal/__init__.py); DB_POOL_SIZE
+sets each process's connection pool (portal/db.py).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = _int("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1)
+threads = _int("WEB_THREADS", 1)
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak never becomes an outage; jitter avoids a herd.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 5000)
+max_requests_jitter = max_requests // 10
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+proxy_allow_ips = forwarded_allow_ips
+
+# Access log: method, path WITHOUT the query string (%(U)s), status, size, duration, request id.
+# Never %(r)s/%(q)s (query strings carry the calendar token), headers or cookies. Paths hold only
+# internal ids, never phone numbers or codes (sign-in posts them in the body).
+accesslog = os.environ.get("ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}i)s'
+
+# prometheus-client multiprocess mode: each worker writes its latency samples to files here and
+# /metrics adds them up. Wiped at start so a restart never reports a dead process's figures.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(tempfile.gettempdir(), "portal-metrics")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def on_starting(server: object) -> None:
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

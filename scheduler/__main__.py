@@ -69,9 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = build_scheduler(ctx)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
+        if ctx.stop.is_set():
+            return
         log.info("stopping on %s: finishing the message in hand", signal.Signals(signum).name)
         ctx.stop.set()
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -27,5 +27,5 @@ def configure(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # The HTTP libraries log request URLs and bodies at debug level: keep them quiet.
-    for noisy in ("twilio", "urllib3", "apscheduler.executors"):
+    for noisy in ("twilio", "urllib3", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -27,7 +27,7 @@ from portal.models import (
 )
 from portal.schedule import schedule_visit
 
-CODE_RE = re.compile(r"\b(\d{6})\b")
+CODE_RE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 TODAY = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a week before day 0 (1 December)
 
 

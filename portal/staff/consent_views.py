@@ -38,13 +38,18 @@ def _version(version_id: int) -> ConsentVersion:
     return version
 
 
-@bp.route("/consents", methods=["GET", "POST"])
+@bp.get("/consents")
 @staff_required(*ALL)
-def consents() -> str | Response:
+def consents() -> str:
+    versions = consent_admin.versions(db_session())
+    return render_template("staff/consents.html", form=ConsentUploadForm(), versions=versions)
+
+
+@bp.post("/consents")
+@staff_required(*EDITORS)
+def consent_upload() -> str | Response:
     form = ConsentUploadForm()
     if form.validate_on_submit():
-        if me().role not in EDITORS:
-            abort(403)
         upload = form.file.data
         try:
             document = consent_admin.default_document(db_session(), study())
@@ -61,7 +66,7 @@ def consents() -> str | Response:
             db_session().commit()
             flash(_("Uploaded. Check the file, then publish it."), "info")
             return redirect(url_for("staff.consents"))
-    return render_template("staff/consents.html", form=form, versions=consent_admin.versions(db_session()))
+    return render_template("staff/consents.html", form=form, versions=consent_admin.versions(db_session())), 400
 
 
 @bp.post("/consents/<int:version_id>/publish")

@@ -90,17 +90,24 @@ def decide(rule: ReminderRule, visit: Visit, now: datetime, quiet: QuietHours) -
     at = next_allowed(wanted, site.timezone, quiet)
     if at >= visit.scheduled_at:
         return Decision("drop", "quiet_hours_after_visit" if at != wanted else "after_visit", at)
-    if at < now - PAST_GRACE:
-        return Decision("drop", "too_late", at)
     locale = participant.preferred_locale
     body = render_reminder(rule.template, locale=locale, site_name=site.localized("sms_name", locale),
                            visit_local=visit_local.replace(tzinfo=None), fasting=visit.definition.fasting)  # fmt: skip
+    if at < now - PAST_GRACE:
+        return Decision("drop", "too_late", at, body)
     return Decision("plan", at=at, body=body)
 
 
 def _parse_hhmm(value: str) -> time:
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
+
+
+def _still_worth_sending(decision: Decision, entry: ReminderPlanEntry | None) -> bool:
+    """A reminder that fell due during an outage, unchanged since, before its visit: keep it."""
+    if decision.reason != "too_late" or entry is None or entry.message is None:
+        return False
+    return entry.message.status == "pending" and entry.planned_for == decision.at
 
 
 def _supersede(decisions: dict[str, Decision], sent_times: Iterable[datetime], now: datetime) -> None:
@@ -162,9 +169,6 @@ def _apply(
         return
     message = entry.message if entry is not None else None
     live = message if message is not None and message.status == "pending" else None
-    overdue = decision.kind == "drop" and decision.reason == "too_late"
-    if overdue and entry is not None and live is not None and entry.planned_for == decision.at:
-        return  # due during an outage and still before the visit: still worth sending
     if decision.kind == "plan":
         _plan(session, visit, code, decision, entry, live, now)
         return
@@ -258,6 +262,9 @@ def _replan_chunk(session: Session, ids: list[int], now: datetime, quiet: QuietH
         for (visit_id, code), _entry in entries.items():
             if visit_id == visit.id and code not in decisions:
                 decisions[code] = Decision("none", "rule_removed")
+        for code, decision in decisions.items():
+            if _still_worth_sending(decision, entries.get((visit.id, code))):
+                decisions[code] = Decision("plan", at=decision.at, body=decision.body)
         sent = [e.planned_for for (vid, _), e in entries.items()
                 if vid == visit.id and _consumed(e) and e.planned_for is not None]  # fmt: skip
         _supersede(decisions, sent, now)

@@ -168,6 +168,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "twilio_from_number": env.get("TWILIO_FROM_NUMBER", "").strip(),
         "twilio_messaging_service_sid": env.get("TWILIO_MESSAGING_SERVICE_SID", "").strip(),
         "twilio_api_base": (env.get("TWILIO_API_BASE", "").strip() or TWILIO_DEFAULT_API_BASE).rstrip("/"),
+        "twilio_timeout_seconds": float(_int(env, "TWILIO_TIMEOUT_MS", 10_000)) / 1000,
         "public_base_url": (env.get("PUBLIC_BASE_URL", "").strip() or "http://127.0.0.1:5000").rstrip("/"),
         "quiet_hours": parse_quiet_hours(env.get("QUIET_HOURS", "") or "21:00-08:00"),
         "instance_path": instance_path,

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
+
+from gunicorn.glogging import Logger
 
 
 def _int(name: str, default: int) -> int:
@@ -34,12 +37,26 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 proxy_allow_ips = forwarded_allow_ips
 
 # Access log: method, path WITHOUT the query string (%(U)s), status, size, duration, request id.
-# Never %(r)s/%(q)s (query strings carry the calendar token), headers or cookies. Paths hold only
-# internal ids, never phone numbers or codes (sign-in posts them in the body).
+# Never %(r)s/%(q)s (query strings may carry tokens), headers or cookies. The calendar feed's
+# token sits in its path, so RedactingLogger masks it, and any long digit run (a phone number).
 accesslog = os.environ.get("ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}i)s'
+
+_SECRET_SEGMENT = re.compile(r"/(feed|token|reset)/[^/]+")
+_LONG_DIGITS = re.compile(r"\+?\d{7,}")
+
+
+class RedactingLogger(Logger):
+    def atoms(self, resp: object, req: object, environ: dict, request_time: object) -> dict:  # type: ignore[override]
+        values = super().atoms(resp, req, environ, request_time)
+        path = _SECRET_SEGMENT.sub(r"/\1/[redacted]", str(values.get("U", "")))
+        values["U"] = _LONG_DIGITS.sub("[digits]", path)
+        return values
+
+
+logger_class = RedactingLogger
 
 # prometheus-client multiprocess mode: each worker writes its latency samples to files here and
 # /metrics adds them up. Wiped at start so a restart never reports a dead process's figures.

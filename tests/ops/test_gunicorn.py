@@ -3,6 +3,7 @@ log never prints a query string (the calendar feed's token travels in one)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -48,6 +49,10 @@ def test_gunicorn_serves_and_keeps_query_strings_out_of_the_log(database_url: st
                     time.sleep(0.1)
             else:
                 raise AssertionError(log.read_text())
+            feed = f"http://127.0.0.1:{port}/calendar/feed/FEEDTOKEN987654.ics"
+            with contextlib.suppress(OSError):  # 404 for an unknown token: only the log matters
+                urllib.request.urlopen(feed, timeout=5).close()
+            time.sleep(0.3)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -55,4 +60,6 @@ def test_gunicorn_serves_and_keeps_query_strings_out_of_the_log(database_url: st
     assert "GET /healthz" in text
     assert "SECRETTOKEN123" not in text
     assert "13912345678" not in text
+    assert "FEEDTOKEN987654" not in text
+    assert "/calendar/feed/[redacted]" in text
     assert "Booting worker" in text

@@ -75,10 +75,12 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .patient import bp as patient_bp
+    from .public import bp as public_bp
     from .staff import bp as staff_bp
     from .webhooks import bp as webhooks_bp
 
     app.register_blueprint(patient_bp)
+    app.register_blueprint(public_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     csrf.exempt(webhooks_bp)  # provider webhooks verify the provider's signature instead

@@ -48,7 +48,9 @@ class Enquiry(Base):
     participant: Mapped[Participant | None] = relationship()
     updated_by: Mapped[StaffUser | None] = relationship()
     notes: Mapped[list[EnquiryNote]] = relationship(
-        back_populates="enquiry", order_by="EnquiryNote.created_at.desc()", cascade="all, delete-orphan"
+        back_populates="enquiry",
+        order_by="[EnquiryNote.created_at.desc(), EnquiryNote.id.desc()]",
+        cascade="all, delete-orphan",
     )
 
 

@@ -11,14 +11,15 @@ import hashlib
 import hmac
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from . import audit
 from .audit import Actor
-from .config import SUPPORTED_LOCALES
+from .config import SUPPORTED_LOCALES, Settings
 from .i18n import translations
 from .models import Enquiry, EnquiryNote, OutboxMessage, Participant, Site, StaffUser, Study
 from .models.enquiries import CALL_TIMES, ENQUIRY_STATUSES
@@ -301,3 +302,14 @@ def purge_expired_enquiries(session: Session, now: datetime, retention_days: int
     )  # fmt: skip
     session.flush()
     return len(ids)
+
+
+class _Worker(Protocol):
+    settings: Settings
+    session_factory: sessionmaker[Session]
+
+
+def purge_job(ctx: _Worker) -> None:
+    """The worker's periodic job (scheduler/jobs.py): one transaction, counts only in the audit trail."""
+    with ctx.session_factory() as session, session.begin():
+        purge_expired_enquiries(session, datetime.now(UTC), ctx.settings.enquiry_retention_days)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from portal import dispatch, reconcile, reminders, schedule
+from portal import dispatch, enquiries, reconcile, reminders, schedule
 from portal.audit import Actor
 from portal.config import Settings
 from portal.models import Participant, ReminderRule, Visit, WorkerHeartbeat
@@ -112,4 +112,5 @@ JOBS: tuple[Job, ...] = (
     Job("reconcile_unknown", reconcile_unknown, 60),
     Job("expire_leases", expire_leases, 60),
     Job("mark_missed_visits", mark_missed_visits, 3600),
+    Job("purge_enquiries", enquiries.purge_job, 3600),
 )

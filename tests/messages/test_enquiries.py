@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -194,3 +194,19 @@ def test_retention_setting_defaults_to_180_days(settings):
 
     assert load_settings(environ={"ENQUIRY_RETENTION_DAYS": "30", "SECRET_KEY": "k" * 40}).enquiry_retention_days == 30
 
+
+
+def test_the_worker_runs_the_purge_hourly_with_the_configured_retention(app, db: Session, study: Study):
+    from types import SimpleNamespace
+
+    from scheduler.jobs import JOBS
+
+    job = next(j for j in JOBS if j.id == "purge_enquiries")
+    assert job.seconds <= 24 * 3600
+    _enquiry(db, study, "BJ", "13800138008", datetime.now(UTC) - timedelta(days=181))
+    kept = _enquiry(db, study, "BJ", "13800138009", datetime.now(UTC) - timedelta(days=179))
+    db.commit()
+    ctx = SimpleNamespace(settings=app.config["PORTAL_SETTINGS"], session_factory=app.extensions["session_factory"])
+    job.func(ctx)
+    db.expire_all()
+    assert list(db.scalars(select(Enquiry.id))) == [kept.id]

@@ -27,12 +27,7 @@ ALT_UNITS: dict[str, dict[str, float]] = {
     "ALB": {"g/dL": 10.0},
 }
 
-
-def N_(text: str) -> str:
-    return text
-
-
-RELEASE_SMS = N_("New information is available in your study portal.")
+RELEASE_SMS = "%(site)s: new information is available in your study portal."  # msgid from staff_messaging
 
 
 class ResultsError(ValueError):
@@ -186,7 +181,7 @@ def release_panel(
     sms = notify and participant.can_receive_sms
     if sms:
         locale = participant.preferred_locale
-        body = f"{participant.site.localized('sms_name', locale)}: {translations(locale).gettext(RELEASE_SMS)}"
+        body = translations(locale).gettext(RELEASE_SMS) % {"site": participant.site.localized("sms_name", locale)}
         queue_sms(session, to_number=participant.phone_e164, body=body, kind="notification", locale=locale,
                   participant_id=participant.id, created_by_id=staff.id, meta={"result_panel": panel.id})  # fmt: skip
     audit.record(session, actor, "results.release", object_type="result_panel", object_id=panel.id,

@@ -144,7 +144,8 @@ def decline_request(
                  participant_id=participant.id, site_id=participant.site_id, reason=message.strip())  # fmt: skip
     if participant.can_receive_sms:
         locale = participant.preferred_locale
-        body = f"{participant.site.localized('sms_name', locale)}: {message.strip()}"
+        body = translations(locale).gettext("%(site)s: %(message)s") % {
+            "site": participant.site.localized("sms_name", locale), "message": message.strip()}
         queue_sms(session, to_number=participant.phone_e164, body=body, kind="staff", locale=locale,
                   participant_id=participant.id, created_by_id=staff.id, meta={"reschedule_request": req.id})
     session.flush()

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("patient", __name__, template_folder="../templates")
 
-from . import views  # noqa: E402,F401
+from . import messages, views  # noqa: E402,F401

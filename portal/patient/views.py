@@ -43,7 +43,7 @@ from .forms import CodeForm, EmptyForm, PhoneForm, RescheduleForm, SmsForm
 CLOSED_STATUSES = ("withdrawn", "deceased")
 KEEP_SIGNED_IN = timedelta(days=30)
 # Endpoints a signed-in but withdrawn participant may still reach.
-CLOSED_ALLOWED = {"patient.closed", "patient.sign_out", "patient.set_language", "patient.contact"}
+CLOSED_ALLOWED = {"patient.closed", "patient.sign_out", "patient.set_language", "patient.contact", "patient.messages"}
 
 
 # --- helpers ---------------------------------------------------------------------------------

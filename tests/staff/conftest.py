@@ -43,6 +43,7 @@ def team(db: Session, study: object) -> Team:
     users, secrets = {}, {}
     for key, (email, role, sites) in ACCOUNTS.items():
         staff, _ = upsert_staff(db, email, key, role, sites, PASSWORD, SYSTEM)
+        staff.preferred_locale = "en"  # assertions read English; test_i18n checks the Chinese console
         if role in ("admin", "investigator"):
             staff.totp_secret = pyotp.random_base32()
             staff.totp_enabled = True

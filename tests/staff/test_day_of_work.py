@@ -112,8 +112,8 @@ def test_enrol_edit_and_withdraw(sign_in, team, world, db):
 
 
 def test_results_entry_correction_and_release(sign_in, team, world, db):
-    from portal.schedule import complete_visit
     from portal.audit import SYSTEM
+    from portal.schedule import complete_visit
 
     bl = visit_by_code(db, world.bj, "BL")
     complete_visit(db, bl, bl.target_date, SYSTEM)

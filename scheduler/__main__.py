@@ -31,7 +31,7 @@ from .jobs import JOBS, WorkerContext, heartbeat
 log = logging.getLogger("scheduler")
 
 
-def build_scheduler(ctx: WorkerContext) -> BlockingScheduler:
+def build_scheduler(ctx: WorkerContext, interval_scale: float = 1.0) -> BlockingScheduler:
     scheduler = BlockingScheduler(
         timezone=UTC,
         executors={"default": ThreadPoolExecutor(max_workers=len(JOBS))},
@@ -39,8 +39,8 @@ def build_scheduler(ctx: WorkerContext) -> BlockingScheduler:
     )
     first = datetime.now(UTC) + timedelta(seconds=1)
     for job in JOBS:
-        scheduler.add_job(job.func, "interval", args=[ctx], id=job.id, name=job.id, seconds=job.seconds,
-                          next_run_time=first, replace_existing=True)  # fmt: skip
+        scheduler.add_job(job.func, "interval", args=[ctx], id=job.id, name=job.id,
+                          seconds=job.seconds * interval_scale, next_run_time=first, replace_existing=True)  # fmt: skip
     return scheduler
 
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = WorkerContext(settings=settings, session_factory=make_session_factory(engine),
                         worker_id=f"{socket.gethostname()}:{os.getpid()}", stop=threading.Event(),
                         policy=_policy_from_env(), started_at=datetime.now(UTC))  # fmt: skip
-    scheduler = build_scheduler(ctx)
+    scheduler = build_scheduler(ctx, float(os.environ.get("WORKER_INTERVAL_SCALE", "") or 1))
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         if ctx.stop.is_set():

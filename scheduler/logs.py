@@ -29,3 +29,5 @@ def configure(level: str = "INFO") -> None:
     # The HTTP libraries log request URLs and bodies at debug level: keep them quiet.
     for noisy in ("twilio", "urllib3", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances reached" is by design (max_instances=1).
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.config import Settings
+from portal.config import Settings, parse_quiet_hours
 from portal.dispatch import DispatchPolicy, claim_one, dispatch_due, expire_leases, send_now
 from portal.models import OutboxMessage, Participant, ReminderPlanEntry, Visit
 from portal.outbox import queue_sms
@@ -26,7 +26,8 @@ FAST = DispatchPolicy(backoff_base=0.05, backoff_cap=0.2, reconcile_after=0.0, l
 
 @pytest.fixture
 def settings_overrides(fake_twilio: FakeServer, portal_port: int) -> dict[str, object]:
-    return twilio_overrides(fake_twilio, portal_port)
+    # Never quiet: these tests send "staff" messages at whatever hour they run.
+    return twilio_overrides(fake_twilio, portal_port, quiet_hours=parse_quiet_hours("00:00-00:00"))
 
 
 def _queue(db: Session, n: int = 1, *, kind: str = "staff", to: str | None = None) -> list[int]:

@@ -98,8 +98,8 @@ def test_enrol_edit_and_withdraw(sign_in, team, world, db):
         "study_code": "SH-0778", "full_name": "李", "phone": "13912345679", "preferred_locale": "en",
         "site": "SH", "arm": "control", "day0": "2026-12-10"})  # fmt: skip
     assert response.status_code == 200
-    assert client.post(f"/staff/participants/{pid}/edit", data={
-        "full_name": "王芳", "phone": "13912345670", "preferred_locale": "en", "reason": "new phone"}).status_code == 302
+    edit = {"full_name": "王芳", "phone": "13912345670", "preferred_locale": "en", "reason": "new phone"}
+    assert client.post(f"/staff/participants/{pid}/edit", data=edit).status_code == 302
     assert client.post(f"/staff/participants/{pid}/end", data={
         "status": "withdrawn", "on": "2026-12-20", "reason": "moved away"}).status_code == 302  # fmt: skip
     open_after = db.scalars(select(Visit).where(Visit.participant_id == pid, Visit.target_date >= date(2026, 12, 20),

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,7 @@ def worker_report(session: Session, now: datetime) -> list[str]:
 
 
 @click.command("worker-status")
+@with_appcontext
 def worker_status_command() -> None:
     """Show each worker's last heartbeat and the outbox counts by status."""
     with current_app.extensions["session_factory"]() as session:

@@ -145,7 +145,7 @@ def trend_svg(trend: Trend, title_id: str, labels: list[str]) -> Markup:
 
     The chart is decorative for screen readers (aria-hidden): the table beside it has the data.
     """
-    width, height, left, right, top, bottom = 340, 170, 44, 12, 12, 30
+    width, height, left, right, top, bottom = 340, 170, 44, 30, 18, 30
     values = [p[1] for p in trend.points]
     bounds = [*values, *(b for b in (trend.ref_low, trend.ref_high) if b is not None)]
     low, high = min(bounds), max(bounds)
@@ -173,16 +173,19 @@ def trend_svg(trend: Trend, title_id: str, labels: list[str]) -> Markup:
             f'height="{max(0.0, band_bottom - band_top):.1f}"/>'
         )
     parts.append(f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>')
-    for v in (low + pad, high - pad):
+    # Y ticks at the usual range's edges (what the shaded band means), else the data's extremes.
+    ticks = [b for b in (trend.ref_low, trend.ref_high) if b is not None] or [min(values), max(values)]
+    for v in sorted(set(ticks)):
         parts.append(f'<text class="tick" x="{left - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{_fmt(v)}</text>')
     points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
     if len(values) > 1:
         parts.append(f'<polyline class="line" points="{points}"/>')
     for i, (_, value, shown) in enumerate(trend.points):
         parts.append(f'<circle class="dot" cx="{x(i):.1f}" cy="{y(value):.1f}" r="4"/>')
-        if len(values) <= 6 or i in (0, len(values) - 1):
+        if len(values) <= 3 or i in (0, len(values) - 1):
+            anchor = "start" if i == 0 and len(values) > 1 else "end" if i == len(values) - 1 and i else "middle"
             parts.append(
-                f'<text class="tick" x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">'
+                f'<text class="tick" x="{x(i):.1f}" y="{height - 8}" text-anchor="{anchor}">'
                 f"{escape(labels[i])}</text>"
             )
         parts.append(

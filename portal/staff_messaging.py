@@ -166,7 +166,7 @@ def inbox(session: Session, site_ids: Sequence[int]) -> list[OutboxMessage]:
             .where(OutboxMessage.direction == "in", OutboxMessage.handled_at.is_(None),
                    Participant.site_id.in_(list(site_ids)))
             .options(joinedload(OutboxMessage.participant))
-            .order_by(OutboxMessage.created_at)
+            .order_by(OutboxMessage.urgent.desc(), OutboxMessage.created_at)  # warning signs first
         )
     )  # fmt: skip
 

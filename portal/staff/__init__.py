@@ -14,8 +14,11 @@ from . import (  # noqa: E402,F401
     commands,
     common,
     consent_views,
+    enquiry_views,
     message_views,
+    news_views,
     participant_views,
     results_views,
+    team_messages,
     visit_views,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Response as FlaskResponse
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -90,7 +90,7 @@ def roster_export() -> FlaskResponse:
 @bp.route("/participants/new", methods=["GET", "POST"])
 @staff_required(*EDITORS)
 def enrol() -> str | Response:
-    form = EnrolForm()
+    form = EnrolForm(data=session.pop("enrol_prefill", None) if request.method == "GET" else None)  # from an enquiry
     s = study()
     form.arm.choices = [(a.code, a.name_en if get_lang() == "en" else a.name_zh) for a in s.arms]
     form.site.choices = [(site.code, site.code) for site in allowed_sites(db_session(), me())]

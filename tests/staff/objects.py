@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.audit import SYSTEM
-from portal.models import OutboxMessage, Participant, RescheduleRequest, StaffUser, Visit, VisitDefinition
+from portal.models import Enquiry, OutboxMessage, Participant, RescheduleRequest, StaffUser, Visit, VisitDefinition
 from portal.results_entry import Grades, enter_panel
 from portal.schedule import complete_visit
 
@@ -23,6 +23,7 @@ class SiteObjects:
     request_id: int
     message_id: int
     panel_id: int
+    enquiry_id: int
 
 
 def visit_by_code(db: Session, participant: Participant, code: str) -> Visit:
@@ -43,9 +44,11 @@ def build_site_objects(db: Session, participant: Participant, staff: StaffUser) 
     inbound = OutboxMessage(direction="in", participant_id=participant.id, to_number="+8610000000",
                             from_number=participant.phone_e164, kind="inbound", body="能改到下周吗",
                             status="received")  # fmt: skip
-    db.add_all([request, inbound])
+    enquiry = Enquiry(study_id=participant.study_id, site_id=participant.site_id, full_name="王",
+                      phone_e164="+8613800138000", preferred_locale="zh_Hans_CN", consent_to_contact=True)  # fmt: skip
+    db.add_all([request, inbound, enquiry])
     db.commit()
-    return SiteObjects(participant.id, w4.id, request.id, inbound.id, panel.id)
+    return SiteObjects(participant.id, w4.id, request.id, inbound.id, panel.id, enquiry.id)
 
 
 def day(d: str) -> date:

@@ -32,13 +32,16 @@ ROUTES: dict[str, frozenset[str] | None] = {
     "staff.participant": ALL, "staff.participant_edit": EDIT, "staff.participant_end": EDIT,
     "staff.conversation": ALL, "staff.send_message": EDIT, "staff.message_preview": EDIT,
     "staff.bulk": EDIT, "staff.inbox": ALL, "staff.message_handled": EDIT,
+    "staff.portal_reply": EDIT, "staff.message_close": EDIT, "staff.news_list": ALL, "staff.news_publish": EDIT,
+    "staff.enquiries_queue": ALL, "staff.enquiry": ALL, "staff.enquiry_status": EDIT, "staff.enquiry_note": EDIT,
+    "staff.enquiry_enrol": EDIT,
     "staff.results_new": EDIT, "staff.panel": ALL, "staff.panel_correct": EDIT, "staff.panel_release": INVESTIGATOR,
     "staff.consents": ALL, "staff.consent_upload": EDIT,
     "staff.consent_publish": EDIT, "staff.consent_file": ALL, "staff.reconsent": ALL,
     "staff.consent_record": EDIT,
     "staff.staff_list": ADMIN, "staff.staff_reset": ADMIN, "staff.audit_view": ADMIN, "staff.audit_export": ADMIN,
 }  # fmt: skip
-SITE_SCOPED = {"participant_id", "visit_id", "request_id", "message_id", "panel_id"}
+SITE_SCOPED = {"participant_id", "visit_id", "request_id", "message_id", "panel_id", "enquiry_id"}
 
 
 def staff_rules(app: Flask) -> list[tuple[str, str, tuple[str, ...]]]:

@@ -1,0 +1,125 @@
+"""Web pages under gunicorn (production configuration) against the floor app, same settings."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from . import load
+from .pages import COOKIE, PAGES, USER_AGENT, Target, participants_for_load, staff_for_load, targets
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class PageLoad:
+    page: str
+    built: bool
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    errors: int = 0
+    requests: int = 0
+    users: int = 0
+    tool: str = ""
+    note: str = ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Gunicorn:
+    """One gunicorn from the repository's gunicorn.conf.py serving ``app_spec``."""
+
+    def __init__(self, app_spec: str, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, **env, "BIND": f"127.0.0.1:{self.port}", "PYTHONPATH": str(ROOT)}
+        self.log = log.open("w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app_spec],
+                                     cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        self._wait()
+
+    def _wait(self) -> None:
+        for _ in range(300):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: see {self.log.name}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    time.sleep(1.5)  # let every worker boot
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def preflight(base: str, sample: list[Target]) -> str:
+    """'' when a sample of targets answers 200; else what went wrong (a redirect is a failure)."""
+    host, port = base.removeprefix("http://").split(":")
+    for target in sample:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request("GET", target.path, headers={"Cookie": f"{COOKIE}={target.cookie}", "User-Agent": USER_AGENT})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        if response.status != 200:
+            return f"{target.path} answered {response.status} {response.getheader('Location') or ''}"
+    return ""
+
+
+def measure(base: str, found: list[Target], connections: int, seconds: float, tool: str) -> load.LoadResult:
+    pairs = [[t.path, t.cookie] for t in found]
+    load.run(base, pairs, connections, min(3.0, seconds), tool)  # warm-up: pools, caches, bytecode
+    return load.run(base, pairs, connections, seconds, tool)
+
+
+def run_pages(app: Flask, portal_base: str, floor_base: str, users: int, connections: int, seconds: float,
+              tool: str) -> list[PageLoad]:  # fmt: skip
+    results: list[PageLoad] = []
+    with Session(app.extensions["engine"]) as db:
+        people = participants_for_load(db, users)
+        staff = staff_for_load(db)
+        floor_targets = [Target(t.cookie, "/") for t in targets(app, db, PAGES[0], people, staff)]
+        results.append(_one("floor (bare Flask: visit list)", floor_base, floor_targets, connections, seconds, tool))
+        for page in PAGES:
+            found = targets(app, db, page, people, staff)  # minted now: staff sessions idle out after 15 min
+            if not found:
+                results.append(PageLoad(page.name, False, note="not built yet"))
+                continue
+            results.append(_one(page.name, portal_base, found, connections, seconds, tool))
+    return results
+
+
+def _one(name: str, base: str, found: list[Target], connections: int, seconds: float, tool: str) -> PageLoad:
+    problem = preflight(base, found[:5])
+    if problem:
+        return PageLoad(name, True, users=len(found), note=f"preflight failed: {problem}")
+    result = measure(base, found, connections, seconds, tool)
+    print(f"  {name:32} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  "
+          f"errors {result.errors}  ({len(found)} users, {result.tool})", flush=True)  # fmt: skip
+    return PageLoad(name, True, round(result.rps, 1), round(result.p50_ms, 1), round(result.p99_ms, 1),
+                    result.errors, result.requests, len(found), result.tool)  # fmt: skip
+
+
+def as_dicts(rows: list[PageLoad]) -> list[dict[str, object]]:
+    return [asdict(r) for r in rows]

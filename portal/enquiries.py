@@ -41,14 +41,13 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "not_eligible": (),
     "enrolled": (),
 }
-CONFIRMATION_SMS = "%(site)s: thank you for your enquiry. The study team will call you soon."
 
 
 def N_(text: str) -> str:
     return text
 
 
-N_(CONFIRMATION_SMS)
+CONFIRMATION_SMS = N_("%(site)s: thank you for your enquiry. The study team will call you soon.")
 
 
 class EnquiryError(ValueError):

@@ -116,7 +116,8 @@ def seed_cohort(session: Session, settings: Settings) -> dict[str, Any]:
     """Participants in both arms and languages with booked visits, released results and consents.
 
     Keys: "zh" (UC-MSC arm, Chinese), "en" (control arm, English), and "zh_extra"/"en_extra" for
-    tests that need a participant nobody else signs in as (sign-in codes are rate limited).
+    tests that need a participant nobody else signs in as (sign-in codes are rate limited);
+    "withdrawn" has left the study (sees the closed page with the site's phone).
     """
     from portal.models import Study
     from portal.participants import EnrolmentData, enrol_participant
@@ -134,6 +135,7 @@ def seed_cohort(session: Session, settings: Settings) -> dict[str, Any]:
         ("en", "control", "en", "+8613900000102", -40),
         ("zh_extra", "ucmsc", "zh_Hans_CN", "+8613900000103", -40),
         ("en_extra", "control", "en", "+8613900000104", -40),
+        ("withdrawn", "control", "zh_Hans_CN", "+8613900000105", -40),
     ):
         p = enrol_participant(session, study, EnrolmentData(
             study_code=f"BJ-{phone[-4:]}", full_name=f"浏览器测试{key}", phone=phone, site_code="BJ", arm_code=arm,
@@ -142,6 +144,9 @@ def seed_cohort(session: Session, settings: Settings) -> dict[str, Any]:
         _history(session, p, today, now)
         people[key] = p
     _consents(session, study.id, list(people.values()), settings.instance_path, now)
+    from portal.schedule import end_participation
+
+    end_participation(session, people["withdrawn"], "withdrawn", today, "moved away", SYSTEM, now=now)
     session.flush()
     return {k: {"id": p.id, "phone": p.phone_e164} for k, p in people.items()}
 

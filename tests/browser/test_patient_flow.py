@@ -134,6 +134,22 @@ def test_readable_at_200_percent_text(live_server, browser_page_for, axe_check):
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
 
 
+def test_withdrawn_participant_sees_the_site_phone(live_server, browser_page_for, axe_check):
+    page = browser_page_for("zh-CN")
+    person = live_server.seed["withdrawn"]
+    page.goto(f"{live_server.url}/sign-in")
+    page.fill("#phone", person["phone"])
+    page.get_by_role("button", name=TEXT["zh"]["send"]).click()
+    page.fill("#code", live_server.last_sms_code(person["id"]))
+    page.locator("form.card button[type=submit]").click()
+    page.wait_for_url("**/closed")
+    assert page.locator("a[href^='tel:']").count() == 1
+    check_page(page, axe_check, "zh-closed")
+    page.get_by_role("button", name="English").click()
+    assert "the portal is closed for you" in page.inner_text("main")
+    check_page(page, axe_check, "en-closed")
+
+
 def test_works_with_javascript_off(live_server, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False, locale="en-US")
     try:

@@ -60,7 +60,9 @@ logger_class = RedactingLogger
 
 # prometheus-client multiprocess mode: each worker writes its latency samples to files here and
 # /metrics adds them up. Wiped at start so a restart never reports a dead process's figures.
-_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(tempfile.gettempdir(), "portal-metrics")
+# The default is per listen address, so two instances on one machine never share (and wipe) one.
+_default_dir = os.path.join(tempfile.gettempdir(), "portal-metrics-" + re.sub(r"[^0-9A-Za-z]+", "-", bind))
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or _default_dir
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 

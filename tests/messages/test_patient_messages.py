@@ -87,7 +87,7 @@ def test_warning_signs_in_either_language_full_width_and_mixed_case(text, study)
 
 
 def test_ordinary_messages_are_not_flagged(study):
-    for text in ("可以改到下周吗？", "Can I bring my daughter?", "the feverfew tea"[:3]):
+    for text in ("可以改到下周吗？", "Can I bring my daughter?", "I feel fine"):
         assert not pm.red_flags_in(text, study.content["red_flags"])
 
 
@@ -118,11 +118,11 @@ def test_conversation_newest_first_with_replies_and_sms_and_unread_marks(partici
     answer, sms, question = page.index("the team answer"), page.index("study visit Tue 1 Dec"), page.index("first q")
     assert answer < sms < question  # newest first
     assert "unread" in page[:answer].rsplit("<li", 1)[1]  # marked as new on this visit
-    assert "sign_in" not in page and "code" not in page.lower().split("your conversation")[1][:0]
     again = client.get("/messages").get_data(as_text=True)
     assert "unread" not in again.split("Your conversation")[1]
     assert 'class="badge">' not in client.get("/contact").get_data(as_text=True)
-    assert db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "message.portal_read")) == 1
+    reads = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "message.portal_read")
+    assert db.scalar(reads) == 1
 
 
 def test_sign_in_codes_are_not_shown_in_the_conversation(participant_client, make_participant, db):

@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    heartbeat(ctx)
+    try:
+        heartbeat(ctx)
+    except Exception:
+        log.warning("first heartbeat failed; the worker keeps trying", exc_info=True)
     where = engine.url.render_as_string(hide_password=True)
     log.info("worker %s started backend=%s db=%s jobs=%s", ctx.worker_id, settings.sms_backend, where,
              ",".join(j.id for j in JOBS))  # fmt: skip

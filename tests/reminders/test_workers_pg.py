@@ -160,3 +160,47 @@ def test_sigkilled_workers_neither_duplicate_nor_lose_messages(
     logs = "".join(p.read_text() for p in tmp_path.glob("worker-*.log"))
     assert logs.count("started backend") >= 23  # every kill hit a worker that was running
     assert "expired leases" in logs  # some kills landed between a claim and its outcome
+
+
+def test_workers_recover_when_the_database_drops_their_connections(
+    db: Session, database_url: str, fake_twilio: FakeServer, tmp_path: Path, workers_factory: list[Workers]
+) -> None:
+    """A PostgreSQL restart as the workers see it: every connection cut mid-run, several times.
+
+    (The shared test server itself is not restarted: other suites use it at the same time.)
+    """
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import PG_ADMIN_URL
+
+    state = fake_twilio.state
+    state.callback_statuses = ()
+    state.latency = 0.03
+    queue_many(db, 300)
+    env = worker_env(database_url, fake_twilio, tmp_path, WORKER_LEASE_SECONDS="2",
+                     WORKER_RECONCILE_AFTER_SECONDS="0.5")  # fmt: skip
+    workers = Workers(env, tmp_path)
+    workers_factory.append(workers)
+    for _ in range(2):
+        workers.start()
+    name = database_url.rsplit("/", 1)[-1]
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    cut = 0
+    try:
+        for _ in range(5):
+            time.sleep(1.0)
+            while len(workers.working()) < 2:
+                time.sleep(0.1)
+            with admin.connect() as conn:
+                cut += len(conn.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid() AND application_name <> 'pytest'"
+                ), {"name": name}).all())  # fmt: skip
+    finally:
+        admin.dispose()
+    db.close()  # our own connection may have been cut too
+    wait_settled(db, 300, limit=120)
+    assert all(p.poll() is None for p in workers.procs)  # recovered without a restart
+    assert workers.stop() == [0, 0]
+    assert cut > 0
+    assert_exactly_once(db, fake_twilio, 300)

@@ -22,8 +22,11 @@ def _web_targets(web: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for name, row in rows.items():
         if name == FLOOR:
             continue
-        if not row.get("built") or not row.get("rps"):
-            out.append({"target": f"{name}: vs floor", "figure": row.get("note") or "not measured", "status": "n/a"})
+        if not row.get("built"):
+            out.append({"target": f"{name}: vs floor", "figure": row.get("note") or "not built yet", "status": "n/a"})
+            continue
+        if not row.get("rps"):
+            out.append({"target": f"{name}: vs floor", "figure": row.get("note") or "no answer", "status": "MISSED"})
             continue
         ratio = row["rps"] / floor["rps"]
         p99_ratio = row["p99_ms"] / max(floor["p99_ms"], 1e-6)

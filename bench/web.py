@@ -77,11 +77,15 @@ def preflight(base: str, sample: list[Target]) -> str:
     """'' when a sample of targets answers 200; else what went wrong (a redirect is a failure)."""
     host, port = base.removeprefix("http://").split(":")
     for target in sample:
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        conn.request("GET", target.path, headers={"Cookie": f"{COOKIE}={target.cookie}", "User-Agent": USER_AGENT})
-        response = conn.getresponse()
-        response.read()
-        conn.close()
+        conn = http.client.HTTPConnection(host, int(port), timeout=40)
+        try:
+            conn.request("GET", target.path, headers={"Cookie": f"{COOKIE}={target.cookie}", "User-Agent": USER_AGENT})
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            return f"{target.path}: no answer within 40 s ({type(exc).__name__})"
+        finally:
+            conn.close()
         if response.status != 200:
             return f"{target.path} answered {response.status} {response.getheader('Location') or ''}"
     return ""
@@ -114,11 +118,15 @@ def _one(name: str, base: str, found: list[Target], connections: int, seconds: f
     problem = preflight(base, found[:5])
     if problem:
         return PageLoad(name, True, users=len(found), note=f"preflight failed: {problem}")
-    result = measure(base, found, connections, seconds, tool)
+    try:
+        result = measure(base, found, connections, seconds, tool)
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+        return PageLoad(name, True, users=len(found), note=f"load failed: {exc}"[:200])
     print(f"  {name:32} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  "
           f"errors {result.errors}  ({len(found)} users, {result.tool})", flush=True)  # fmt: skip
+    note = "" if result.requests else f"no request completed within {seconds:.0f} s"
     return PageLoad(name, True, round(result.rps, 1), round(result.p50_ms, 1), round(result.p99_ms, 1),
-                    result.errors, result.requests, len(found), result.tool)  # fmt: skip
+                    result.errors, result.requests, len(found), result.tool, note)  # fmt: skip
 
 
 def as_dicts(rows: list[PageLoad]) -> list[dict[str, object]]:

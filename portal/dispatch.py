@@ -170,7 +170,7 @@ def _hold_reason(message: OutboxMessage, settings: Settings, now: datetime) -> t
         return "expired", None
     participant = message.participant
     if message.kind in DEFERRABLE_KINDS and participant is not None and not participant.can_receive_sms:
-        return "recipient_unavailable", None
+        return "sms_not_allowed", None
     if message.kind in DEFERRABLE_KINDS:
         tz = participant.site.timezone if participant is not None else settings.default_timezone
         from .reminders import next_allowed

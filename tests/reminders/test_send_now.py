@@ -47,3 +47,25 @@ def test_console_log_line_never_carries_the_code(app: Flask, db: Session, settin
     send_now(app.extensions["session_factory"], message_id, settings)
     assert "654321" not in caplog.text
     assert "+8613900000001" not in caplog.text
+
+
+def test_nothing_but_a_requested_code_reaches_an_opted_out_participant(
+    app: Flask, db: Session, settings: Settings, make_participant, capsys
+) -> None:
+    from portal.audit import SYSTEM
+    from portal.dispatch import dispatch_due
+    from portal.participants import set_sms_opt_out
+
+    participant = make_participant()
+    set_sms_opt_out(db, participant, True, "portal", SYSTEM, datetime.now(UTC))
+    staff = queue_sms(db, to_number=participant.phone_e164, body="来自研究团队", kind="staff", locale="zh_Hans_CN",
+                      participant_id=participant.id)  # fmt: skip
+    code = queue_sms(db, to_number=participant.phone_e164, body="验证码 135790", kind="sign_in_code",
+                     locale="zh_Hans_CN", participant_id=participant.id)  # fmt: skip
+    db.commit()
+    dispatch_due(app.extensions["session_factory"], settings)
+    db.expire_all()
+    assert (db.get(OutboxMessage, staff.id).status, db.get(OutboxMessage, staff.id).error_code) == (
+        "cancelled", "sms_not_allowed")
+    assert db.get(OutboxMessage, code.id).status == "delivered"
+    assert "来自研究团队" not in capsys.readouterr().out

@@ -10,7 +10,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import OutboxMessage, WorkerHeartbeat
+from .models import OutboxMessage, Participant, WorkerHeartbeat
+from .phones import mask_phone
 
 STALE_AFTER = timedelta(minutes=2)  # heartbeat runs every 30 s
 
@@ -39,6 +40,25 @@ def worker_report(session: Session, now: datetime) -> list[str]:
         select(func.count()).where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
     )
     lines.append(f"  due now: {due}")
+    return lines + _recent_failures(session)
+
+
+def _recent_failures(session: Session, limit: int = 10) -> list[str]:
+    """Permanent failures need a person: a wrong number, or a participant who blocked texts."""
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.to_number, OutboxMessage.error_code,
+               OutboxMessage.status_updated_at, Participant.study_code)
+        .outerjoin(Participant, Participant.id == OutboxMessage.participant_id)
+        .where(OutboxMessage.direction == "out", OutboxMessage.status.in_(("failed", "undelivered")))
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    ).all()  # fmt: skip
+    if not rows:
+        return []
+    lines = ["recent failures:"]
+    for message_id, kind, to, code, when, study_code in rows:
+        stamp = f"{when:%Y-%m-%d %H:%M} UTC" if when else ""
+        lines.append(f"  #{message_id} {kind:<13} {study_code or '-':<8} {mask_phone(to)} code {code or '-'} {stamp}")
     return lines
 
 

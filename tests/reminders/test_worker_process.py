@@ -67,3 +67,9 @@ def test_worker_status_cli(app: Flask, db: Session) -> None:
     assert result.exit_code == 0, result.output
     assert "none has ever run" in result.output
     assert "out  pending      1" in result.output
+    assert "recent failures" not in result.output
+    failed = queue_sms(db, to_number="+8613900000079", body="x", kind="reminder", locale="en")
+    failed.status, failed.error_code = "failed", "21211"
+    db.commit()
+    output = app.test_cli_runner().invoke(args=["worker-status"]).output
+    assert "recent failures:" in output and "code 21211" in output and "+86*******0079" in output

@@ -4,21 +4,19 @@ Every view loads records through ``portal.scoping`` (site scoping in the query);
 outside the viewer's sites raises ``NotInScope``, answered here with a 404.
 """
 
-from flask import Blueprint
+from .blueprint import bp
 
-bp = Blueprint("staff", __name__, template_folder="../templates", cli_group=None)
+__all__ = ["bp"]
 
-from . import (  # noqa: E402,F401
+# Importing the view modules registers their routes (after bp exists: `from . import bp` still works).
+from . import (  # noqa: F401
     admin_views,
     auth_views,
     commands,
     common,
     consent_views,
-    enquiry_views,
     message_views,
-    news_views,
     participant_views,
     results_views,
-    team_messages,
     visit_views,
 )

@@ -14,8 +14,8 @@ from ..access import staff_required
 from ..extensions import db_session
 from ..models import Site, StaffUser
 from ..staff_accounts import StaffAccountError, upsert_staff
-from . import bp
 from .auth_views import password_problem_text
+from .blueprint import bp
 from .common import actor, parse_date, parse_int
 from .forms import ResetPasswordForm, StaffForm
 

@@ -14,7 +14,7 @@ from .. import staff_auth
 from ..access import current_staff, staff_required
 from ..extensions import db_session
 from ..models import StaffUser
-from . import bp
+from .blueprint import bp
 from .common import SEEN_KEY, actor, me, now, safe_next
 from .forms import ChangePasswordForm, CodeForm, EnrolTotpForm, SignInForm
 

@@ -13,7 +13,7 @@ from .. import importer
 from ..audit import Actor
 from ..config import Settings
 from ..models import Site, Study
-from . import bp
+from .blueprint import bp
 
 
 @bp.cli.command("import-participants")

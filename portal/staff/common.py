@@ -20,7 +20,7 @@ from ..extensions import db_session
 from ..i18n import to_local
 from ..models import StaffUser
 from ..scoping import NotInScope, allowed_site_ids
-from . import bp
+from .blueprint import bp
 
 SEEN_KEY = "staff_seen"
 

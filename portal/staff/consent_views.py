@@ -11,7 +11,7 @@ from ..access import staff_required
 from ..extensions import db_session
 from ..models import ConsentVersion
 from ..scoping import get_participant
-from . import bp
+from .blueprint import bp
 from .common import actor, me, now, parse_int, settings, site_ids
 from .forms import ConsentRecordForm, ConsentUploadForm
 from .participant_views import study

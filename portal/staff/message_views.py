@@ -11,7 +11,7 @@ from ..access import staff_required
 from ..extensions import db_session
 from ..participant_admin import record_view
 from ..scoping import allowed_sites, get_message, get_participant
-from . import bp
+from .blueprint import bp
 from .common import actor, me, now, parse_int, site_ids, today
 from .forms import BulkForm, MessageForm
 

@@ -19,7 +19,7 @@ from ..participant_admin import ParticipantEdit, edit_participant, record_view
 from ..participants import EnrolmentData, EnrolmentError, enrol_participant
 from ..schedule import ScheduleError, end_participation, window_state
 from ..scoping import allowed_sites, get_participant
-from . import bp
+from .blueprint import bp
 from .common import actor, me, now, parse_date, parse_int, site_ids, today
 from .forms import ConsentRecordForm, EditParticipantForm, EndParticipationForm, EnrolForm, ImportForm
 

@@ -14,7 +14,7 @@ from ..extensions import db_session
 from ..models import ResultCorrection, ResultPanel, ResultValue
 from ..participant_admin import record_view
 from ..scoping import get_panel, get_visit
-from . import bp
+from .blueprint import bp
 from .common import actor, me, now
 from .forms import CorrectionForm, PanelForm, ReleaseForm
 

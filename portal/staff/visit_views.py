@@ -14,7 +14,7 @@ from ..extensions import db_session
 from ..i18n import to_local
 from ..schedule import OutOfWindowError, ScheduleError, complete_visit, schedule_visit, set_visit_status
 from ..scoping import get_reschedule_request, get_visit
-from . import bp
+from .blueprint import bp
 from .common import actor, me, now, site_ids, today
 from .forms import AcceptRequestForm, DeclineRequestForm, VisitForm
 

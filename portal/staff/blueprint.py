@@ -1,0 +1,5 @@
+"""The staff blueprint object, in its own module so view modules import it without an import cycle."""
+
+from flask import Blueprint
+
+bp = Blueprint("staff", __name__, template_folder="../templates", cli_group=None)

@@ -15,8 +15,11 @@ from . import (  # noqa: F401
     commands,
     common,
     consent_views,
+    enquiry_views,
     message_views,
+    news_views,
     participant_views,
     results_views,
+    team_messages,
     visit_views,
 )

@@ -1,7 +1,8 @@
 """Pages for participants: phone sign-in, visits, calendar, consents, results, settings."""
 
-from flask import Blueprint
+from .blueprint import bp
 
-bp = Blueprint("patient", __name__, template_folder="../templates")
+__all__ = ["bp"]
 
-from . import messages, views  # noqa: E402,F401
+# Importing the view modules registers their routes (after bp exists: `from . import bp` still works).
+from . import messages, views  # noqa: F401

@@ -37,7 +37,7 @@ from ..models import ConsentVersion, Participant
 from ..participants import set_sms_opt_out
 from ..phones import PhoneError, normalize_phone
 from ..schedule import ScheduleError, confirm_visit
-from . import bp
+from .blueprint import bp
 from .forms import CodeForm, EmptyForm, PhoneForm, RescheduleForm, SmsForm
 
 CLOSED_STATUSES = ("withdrawn", "deceased")

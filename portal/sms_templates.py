@@ -40,9 +40,9 @@ def render_reminder(template: str, *, locale: str, site_name: str, visit_local: 
     """The body of one reminder; ``visit_local`` is the visit's site-local wall time."""
     if template not in TEMPLATES:
         raise UnknownTemplateError(template)
-    gettext = translations(locale).gettext
-    hint = gettext(HINTS["fasting" if fasting else "on_time"])
-    return gettext(TEMPLATES[template]) % {
+    translate = translations(locale).gettext  # not named gettext: the msgids are marked above
+    hint = translate(HINTS["fasting" if fasting else "on_time"])
+    return translate(TEMPLATES[template]) % {
         "site": site_name,
         "date": short_date(visit_local.date(), locale),
         "time": clock(visit_local, locale),

@@ -106,7 +106,51 @@ def seed_demo(session: Session, now: datetime, consent_dir: Path) -> list[str]:
     for index, person in enumerate(DEMO_PEOPLE, start=1):
         _seed_person(session, study, sites[person.site], person, index, now, versions, rng)
     lines.append(f"{len(DEMO_PEOPLE)} demo participants enrolled with visits, consents and results")
+    lines += _seed_requests_and_messages(session, study, now)
     return lines + _sign_in_help(session, study)
+
+
+# (study code, what they ask): one date-change request, one portal message, one SMS reply per site.
+DEMO_REQUESTS = ("BJ-0003", "SH-0004")
+DEMO_PORTAL_MESSAGES = (
+    ("BJ-0005", "medicines", "请问输注前可以照常吃我的降压药吗？"),
+    ("SH-0004", "visit", "Can my daughter come with me to the next visit?"),
+)
+DEMO_SMS_REPLIES = (("BJ-0007", "下周二上午我要去外地，能不能改到下午？"), ("SH-0005", "收到，谢谢医生"))
+
+
+def _seed_requests_and_messages(session: Session, study: Study, now: datetime) -> list[str]:
+    from .inbound import handle_inbound
+    from .patient_requests import request_new_date
+    from .portal_messages import send_portal_message
+
+    people = {
+        p.study_code: p for p in session.scalars(select(Participant).where(Participant.study_id == study.id))
+    }
+    for code in DEMO_REQUESTS:
+        participant = people[code]
+        visit = session.scalars(
+            select(Visit)
+            .where(Visit.participant_id == participant.id, Visit.status == "scheduled")
+            .order_by(Visit.target_date)
+        ).first()
+        if visit is None:
+            continue
+        today = _today(participant.site, now)
+        dates = [d for d in (visit.window_end, visit.window_end - timedelta(days=1)) if d > today]
+        if dates:
+            actor = Actor(type="participant", id=participant.id, role="demo")
+            zh = participant.preferred_locale.startswith("zh")
+            note = "家里有事，想晚两天来。" if zh else "Family matter: could I come two days later?"
+            request_new_date(session, participant, visit, dates, note, actor, today, now)
+    for code, topic, body in DEMO_PORTAL_MESSAGES:
+        participant = people[code]
+        send_portal_message(session, participant, body, topic, Actor(type="participant", id=participant.id), now)
+    for number, (code, body) in enumerate(DEMO_SMS_REPLIES, start=1):
+        participant = people[code]
+        handle_inbound(session, sender=participant.phone_e164, to="+10000000000", body=body,
+                       provider_sid=f"SMdemo{number:026d}", now=now, actor=DEMO_ACTOR)  # fmt: skip
+    return ["date-change requests, portal messages and SMS replies added for the worklist and inbox"]
 
 
 def _today(site: Site, now: datetime) -> date:

@@ -25,7 +25,7 @@ from ..extensions import db_session
 from ..i18n import clock, long_date, to_local
 from ..models import OutboxMessage, Participant
 from ..models.messages import MESSAGE_TOPICS
-from . import bp
+from .blueprint import bp
 
 SENT_KEY = "portal_message_sent"
 

@@ -1,7 +1,8 @@
 """Pages for anyone, signed out: the study in plain words, and volunteer enquiries."""
 
-from flask import Blueprint
+from .blueprint import bp
 
-bp = Blueprint("public", __name__, template_folder="../templates")
+__all__ = ["bp"]
 
-from . import views  # noqa: E402,F401
+# Importing the view module registers its routes.
+from . import views  # noqa: F401

@@ -16,7 +16,7 @@ from ..extensions import db_session
 from ..i18n import clock, long_date, to_local
 from ..models import Site, Study
 from ..models.enquiries import CALL_TIMES
-from . import bp
+from .blueprint import bp
 from .forms import EnquiryForm
 
 SENT_KEY = "enquiry_sent"

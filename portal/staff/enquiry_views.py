@@ -11,7 +11,7 @@ from ..access import staff_required
 from ..extensions import db_session
 from ..models import Enquiry
 from ..models.enquiries import ENQUIRY_STATUSES
-from . import bp
+from .blueprint import bp
 from .common import actor, me, now, site_ids
 
 ALL = ("admin", "coordinator", "investigator")

@@ -12,7 +12,7 @@ from ..access import staff_required
 from ..extensions import db_session
 from ..models import Study
 from ..scoping import allowed_sites
-from . import bp
+from .blueprint import bp
 from .common import actor, me, now, settings, site_ids
 
 ALL = ("admin", "coordinator", "investigator")

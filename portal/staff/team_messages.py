@@ -11,7 +11,7 @@ from ..access import staff_required
 from ..extensions import db_session
 from ..models import OutboxMessage, Participant
 from ..scoping import get_message, get_participant
-from . import bp
+from .blueprint import bp
 from .common import actor, me, now, settings
 
 EDITORS = ("admin", "coordinator")

@@ -33,6 +33,7 @@ from .models import (
 )
 from .participants import EnrolmentData, enrol_participant, set_sms_opt_out
 from .protocol import load_protocol
+from .results_entry import rescore, release_panel
 from .staff_accounts import upsert_staff
 from .studies import apply_protocol
 
@@ -150,7 +151,34 @@ def _seed_requests_and_messages(session: Session, study: Study, now: datetime) -
         participant = people[code]
         handle_inbound(session, sender=participant.phone_e164, to="+10000000000", body=body,
                        provider_sid=f"SMdemo{number:026d}", now=now, actor=DEMO_ACTOR)  # fmt: skip
-    return ["date-change requests, portal messages and SMS replies added for the worklist and inbox"]
+    released = _release_latest_panels(session, study, now)
+    return [
+        "date-change requests, portal messages and SMS replies added for the worklist and inbox",
+        f"results just released for {released} participant(s): their neutral SMS is due now",
+    ]
+
+
+def _release_latest_panels(session: Session, study: Study, now: datetime) -> int:
+    """One unreleased panel per site released by that site's investigator, as on a real morning."""
+    released = 0
+    for site in session.scalars(select(Site).where(Site.study_id == study.id)):
+        investigator = next(
+            (s for s in session.scalars(select(StaffUser).where(StaffUser.role == "investigator")) if site in s.sites),
+            None,
+        )
+        panel = session.scalars(
+            select(ResultPanel)
+            .join(Participant)
+            .where(Participant.site_id == site.id, Participant.status == "active", ~Participant.sms_opt_out,
+                   ResultPanel.released_at.is_(None))
+            .order_by(ResultPanel.id)
+        ).first()  # fmt: skip
+        if investigator is None or panel is None:
+            continue
+        actor = Actor(type="staff", id=investigator.id, role="investigator")
+        release_panel(session, panel, investigator, actor, notify=True, now=now)
+        released += 1
+    return released
 
 
 def _today(site: Site, now: datetime) -> date:
@@ -256,6 +284,7 @@ def _add_results(
                 ref_high=analyte.ref_high,
             )
         )
+    rescore(panel)
     session.add(panel)
 
 

@@ -88,7 +88,7 @@ class Grades:
     on_dialysis: bool = False
 
 
-def _rescore(panel: ResultPanel) -> None:
+def rescore(panel: ResultPanel) -> None:
     scores = scores_from_si({v.analyte: v.value for v in panel.values}, ascites=panel.ascites_grade,
                             encephalopathy=panel.encephalopathy_grade, on_dialysis=panel.on_dialysis)  # fmt: skip
     panel.meld = scores.meld
@@ -115,7 +115,7 @@ def enter_panel(
         if analyte.code in values:
             panel.values.append(ResultValue(analyte=analyte.code, value=values[analyte.code], unit=analyte.unit,
                                             ref_low=analyte.ref_low, ref_high=analyte.ref_high))  # fmt: skip
-    _rescore(panel)
+    rescore(panel)
     session.add(panel)
     session.flush()
     audit.record(session, actor, "results.enter", object_type="result_panel", object_id=panel.id,
@@ -148,7 +148,7 @@ def correct_value(
     correction = ResultCorrection(value_id=value.id, old_value=old if old is not None else new_value,
                                   new_value=new_value, reason=reason.strip(), corrected_by_id=staff.id)  # fmt: skip
     session.add(correction)
-    _rescore(panel)
+    rescore(panel)
     session.flush()
     audit.record(session, actor, "results.correct", object_type="result_panel", object_id=panel.id,
                  participant_id=panel.participant_id, site_id=panel.participant.site_id,
@@ -161,7 +161,7 @@ def set_grades(session: Session, panel: ResultPanel, grades: Grades, reason: str
               "dialysis": panel.on_dialysis}  # fmt: skip
     panel.ascites_grade, panel.encephalopathy_grade = grades.ascites, grades.encephalopathy
     panel.on_dialysis = grades.on_dialysis
-    _rescore(panel)
+    rescore(panel)
     audit.record(session, actor, "results.correct", object_type="result_panel", object_id=panel.id,
                  participant_id=panel.participant_id, site_id=panel.participant.site_id, before=before,
                  after={"ascites": grades.ascites, "encephalopathy": grades.encephalopathy,

@@ -1,7 +1,7 @@
 """Endpoints the SMS provider calls: CSRF-exempt, every request signature-checked."""
 
-from flask import Blueprint
+# Importing the views registers their routes on bp.
+from . import views  # noqa: F401
+from .blueprint import bp
 
-bp = Blueprint("webhooks", __name__)
-
-from . import views  # noqa: E402,F401
+__all__ = ["bp"]

@@ -15,7 +15,7 @@ from ..config import Settings
 from ..extensions import db_session
 from ..inbound import handle_inbound
 from ..provider_status import record_status
-from . import bp
+from .blueprint import bp
 
 log = logging.getLogger("portal.webhooks")
 

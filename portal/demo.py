@@ -33,7 +33,7 @@ from .models import (
 )
 from .participants import EnrolmentData, enrol_participant, set_sms_opt_out
 from .protocol import load_protocol
-from .results_entry import rescore, release_panel
+from .results_entry import release_panel, rescore
 from .staff_accounts import upsert_staff
 from .studies import apply_protocol
 

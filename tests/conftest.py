@@ -75,7 +75,7 @@ def postgres_available() -> str | None:
         with engine.connect():
             pass
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+    except Exception as exc:  # any failure means "not available"
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
     return None
 

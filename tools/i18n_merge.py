@@ -12,6 +12,7 @@ import fcntl
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
@@ -22,14 +23,14 @@ CATALOGUES = {loc: ROOT / "translations" / loc / "LC_MESSAGES" / "messages.po" f
 
 
 def run(*args: str) -> None:
-    subprocess.run([str(BIN / args[0]), *args[1:]], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([str(BIN / args[0]), *args[1:]], cwd=ROOT, check=True, capture_output=True)  # noqa: S603 - our own venv tools
 
 
 def main(paths: list[str]) -> None:
     wanted: dict[str, object] = {}
     for path in paths:
         wanted.update(json.loads(Path(path).read_text(encoding="utf-8")))
-    with open("/tmp/portal-i18n.lock", "w") as lock:
+    with open(Path(tempfile.gettempdir()) / "portal-i18n.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         run("pybabel", "extract", "--no-location", "--sort-by-file", "--omit-header", "-F", "babel.cfg",
             "-k", "lazy_gettext", "-k", "_l", "-o", "translations/messages.pot", ".")

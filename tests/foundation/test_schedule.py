@@ -1,5 +1,6 @@
 """The schedule engine: property tests for its invariants, and both arms against DESIGN.md §1."""
 
+import itertools
 from datetime import date, time, timedelta
 
 import pytest
@@ -40,7 +41,11 @@ def test_each_arm_schedule_equals_the_design_table(arm):
     day0 = date(2026, 12, 1)
     planned = build_schedule(templates(arm), day0)
     got = {
-        p.code: ((p.target_date - day0).days, (p.target_date - p.window_start).days, (p.window_end - p.target_date).days)
+        p.code: (
+            (p.target_date - day0).days,
+            (p.target_date - p.window_start).days,
+            (p.window_end - p.target_date).days,
+        )
         for p in planned
     }
     assert got == DESIGN_TABLE
@@ -56,7 +61,7 @@ def test_windows_hold_their_target_and_never_overlap(day0, arm):
     for visit in planned:
         assert visit.window_start <= visit.target_date <= visit.window_end
         assert visit.contains(visit.target_date)
-    for earlier, later in zip(planned, planned[1:], strict=False):
+    for earlier, later in itertools.pairwise(planned):
         assert earlier.window_end < later.window_start
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 
 from ..config import Settings
 from .base import (
@@ -24,13 +24,29 @@ __all__ = [
     "SmsError",
     "UnknownOutcomeError",
     "get_backend",
+    "new_backend",
     "status_callback_url",
 ]
 
 
-@lru_cache(maxsize=8)
+_per_thread = threading.local()
+
+
 def get_backend(settings: Settings) -> SmsBackend:
-    """One backend per settings object (the Twilio one keeps a connection pool)."""
+    """One backend per settings object and thread, kept for reuse (the Twilio one keeps a
+    connection pool). Never shared between threads: twilio's ``TwilioHttpClient.request`` stores
+    each response on the client and returns that attribute, so two threads sending through one
+    client could swap replies (and record one message's provider id on another row)."""
+    cache: dict[Settings, SmsBackend] = _per_thread.__dict__.setdefault("backends", {})
+    backend = cache.get(settings)
+    if backend is None:
+        if len(cache) >= 8:  # tests build many settings objects; a process normally has one
+            cache.clear()
+        backend = cache[settings] = new_backend(settings)
+    return backend
+
+
+def new_backend(settings: Settings) -> SmsBackend:
     if settings.sms_backend == "twilio":
         from .twilio_backend import TwilioBackend
 

@@ -68,6 +68,10 @@ class Settings:
     # Volunteer enquiries not leading to enrolment are deleted this many days after their last activity.
     enquiry_retention_days: int = 180
     metrics_token: str = ""
+    # Dispatch: concurrent sends per worker process, and an optional cap on sends per second per
+    # worker (0 = off) for providers or sender numbers that limit throughput.
+    worker_send_concurrency: int = 16
+    sms_rate_limit_per_second: float = 0.0
     testing: bool = False
 
     @property
@@ -114,6 +118,24 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _check_dispatch(settings: Settings) -> None:
+    concurrency, rate = settings.worker_send_concurrency, settings.sms_rate_limit_per_second
+    if not 1 <= concurrency <= 256:
+        raise ConfigError(f"WORKER_SEND_CONCURRENCY must be between 1 and 256, got {concurrency}")
+    if not 0 <= rate < float("inf"):
+        raise ConfigError(f"SMS_RATE_LIMIT_PER_SECOND must be 0 (off) or a positive number, got {rate}")
 
 
 def _check_production(settings: Settings) -> None:
@@ -178,9 +200,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "db_pool_size": _int(env, "DB_POOL_SIZE", 5),
         "enquiry_retention_days": _int(env, "ENQUIRY_RETENTION_DAYS", 180),
         "metrics_token": env.get("METRICS_TOKEN", "").strip(),
+        "worker_send_concurrency": _int(env, "WORKER_SEND_CONCURRENCY", 16),
+        "sms_rate_limit_per_second": _float(env, "SMS_RATE_LIMIT_PER_SECOND", 0.0),
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
+    _check_dispatch(settings)
     if settings.is_production:
         _check_production(settings)
     return settings

@@ -17,8 +17,10 @@ import logging
 import os
 import random
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -39,6 +41,7 @@ from .sms import (
     get_backend,
     status_callback_url,
 )
+from .sms.pool import NOT_SENT, SendPool
 from .sms.segments import count_segments
 
 log = logging.getLogger("portal.dispatch")
@@ -62,8 +65,8 @@ def worker_name() -> str:
 
 @dataclass(frozen=True)
 class DispatchPolicy:
-    batch_size: int = 20
-    max_batches: int = 25  # per run, so one job run stays short
+    batch_size: int = 20  # most rows claimed in one transaction
+    run_seconds: float = 8.0  # one run stops claiming after this, so the job stays short (it runs every 10 s)
     lease_seconds: float = 120.0  # longer than the backend timeout plus bookkeeping
     max_attempts: int = 8
     backoff_base: float = 30.0
@@ -76,6 +79,7 @@ class DispatchPolicy:
 class DispatchReport:
     claimed: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    budget_spent: bool = False  # rows were still due when the run's time was up
 
 
 def backoff_delay(attempts: int, policy: DispatchPolicy, retry_after: float | None = None) -> float:
@@ -110,38 +114,54 @@ def claim_one(session: Session, message_id: int, worker: str, now: datetime, pol
 
 
 def claim_batch(
-    session: Session, worker: str, now: datetime, policy: DispatchPolicy, per_phone: Counter[str]
+    session: Session,
+    worker: str,
+    now: datetime,
+    policy: DispatchPolicy,
+    per_phone: Counter[str],
+    *,
+    limit: int | None = None,
+    blocked: set[str] | None = None,
 ) -> list[int]:
-    """Claim up to ``batch_size`` due rows, oldest first, respecting the per-phone cap of this run."""
-    query = (
-        select(OutboxMessage.id, OutboxMessage.to_number, OutboxMessage.kind)
-        .where(OutboxMessage.status == "pending", OutboxMessage.direction == "out", OutboxMessage.due_at <= now)
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-        .limit(policy.batch_size * 4)
-    )
-    capped = [phone for phone, n in per_phone.items() if n >= policy.per_phone_cap]
-    if capped:
-        query = query.where(
-            (OutboxMessage.to_number.not_in(capped)) | (OutboxMessage.kind.not_in(DEFERRABLE_KINDS))
-        )
+    """Claim up to ``limit`` (default ``batch_size``) due rows, oldest first, respecting the per-phone
+    cap of this run. ``blocked`` collects the phones at their cap that still have rows waiting, so
+    the query excludes only those (not every phone this run has sent to)."""
+    limit = policy.batch_size if limit is None else limit
+    blocked = set() if blocked is None else blocked
     postgres = is_postgres(session)
-    if postgres:
-        query = query.with_for_update(skip_locked=True)
     chosen: list[int] = []
     taken = Counter(per_phone)
-    for message_id, phone, kind in session.execute(query):
-        if len(chosen) >= policy.batch_size:
-            break
-        if kind in DEFERRABLE_KINDS and taken[phone] >= policy.per_phone_cap:
-            continue
+    while not chosen:
+        query = (
+            select(OutboxMessage.id, OutboxMessage.to_number, OutboxMessage.kind)
+            .where(OutboxMessage.status == "pending", OutboxMessage.direction == "out", OutboxMessage.due_at <= now)
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+            .limit(limit * 4)
+        )
+        if blocked:
+            query = query.where(
+                (OutboxMessage.to_number.not_in(blocked)) | (OutboxMessage.kind.not_in(DEFERRABLE_KINDS))
+            )
         if postgres:
-            chosen.append(message_id)  # locked by us: nobody else can claim it
-        elif claim_one(session, message_id, worker, now, policy):
-            chosen.append(message_id)
-        else:
-            continue
-        if kind in DEFERRABLE_KINDS:
-            taken[phone] += 1
+            query = query.with_for_update(skip_locked=True)
+        skipped = False
+        for message_id, phone, kind in session.execute(query):
+            if len(chosen) >= limit:
+                break
+            if kind in DEFERRABLE_KINDS and taken[phone] >= policy.per_phone_cap:
+                blocked.add(phone)
+                skipped = True
+                continue
+            if postgres:
+                chosen.append(message_id)  # locked by us: nobody else can claim it
+            elif not claim_one(session, message_id, worker, now, policy):
+                continue
+            else:
+                chosen.append(message_id)
+            if kind in DEFERRABLE_KINDS:
+                taken[phone] += 1
+        if not skipped:
+            break  # nothing was held back by the cap: what we have is all there is
     if postgres and chosen:
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(chosen)).values(**_claim_values(worker, now, policy)),
@@ -191,6 +211,29 @@ def _release(session: Session, message_id: int, due_at: datetime, *, refund_atte
     )
 
 
+def _outgoing(message: OutboxMessage, settings: Settings) -> OutgoingSms:
+    return OutgoingSms(message_id=message.id, to=message.to_number, body=message.body, kind=message.kind,
+                       status_callback=status_callback_url(settings, message.id))  # fmt: skip
+
+
+def _check(session: Session, message: OutboxMessage, settings: Settings, now: datetime) -> OutgoingSms | None:
+    """The send-time checks on one claimed row: cancel or defer it, or return what to send."""
+    hold = _hold_reason(message, settings, now)
+    if hold is None:
+        return _outgoing(message, settings)
+    reason, until = hold
+    if until is not None:
+        _release(session, message.id, until, refund_attempt=True)
+    else:
+        delivery.advance(session, message.id, "cancelled", now, error_message=reason)
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message.id).values(error_code=reason[:20]),
+            execution_options=_NO_SYNC,
+        )
+    log.info("dispatch held id=%s reason=%s", message.id, reason)
+    return None
+
+
 def prepare(
     session_factory: sessionmaker[Session], message_id: int, worker: str, settings: Settings, now: datetime
 ) -> OutgoingSms | None:
@@ -199,26 +242,23 @@ def prepare(
         message = _load_claimed(session, message_id, worker)
         if message is None:
             return None
-        hold = _hold_reason(message, settings, now)
-        if hold is not None:
-            reason, until = hold
-            if until is not None:
-                _release(session, message_id, until, refund_attempt=True)
-            else:
-                delivery.advance(session, message_id, "cancelled", now, error_message=reason)
-                session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id == message_id).values(error_code=reason[:20]),
-                    execution_options=_NO_SYNC,
-                )
-            log.info("dispatch held id=%s reason=%s", message_id, reason)
-            return None
-        return OutgoingSms(
-            message_id=message.id,
-            to=message.to_number,
-            body=message.body,
-            kind=message.kind,
-            status_callback=status_callback_url(settings, message.id),
-        )
+        return _check(session, message, settings, now)
+
+
+def prepare_claimed(
+    session: Session, message_ids: list[int], worker: str, settings: Settings, now: datetime
+) -> list[OutgoingSms]:
+    """``prepare`` for a whole claimed batch: one query, the same checks, in the caller's transaction."""
+    if not message_ids:
+        return []
+    messages = session.scalars(
+        select(OutboxMessage)
+        .options(joinedload(OutboxMessage.participant).joinedload(Participant.site))
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "sending",
+               OutboxMessage.claimed_by == worker)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+    ).all()  # fmt: skip
+    return [sms for message in messages if (sms := _check(session, message, settings, now)) is not None]
 
 
 def record_outcome(
@@ -342,38 +382,106 @@ def dispatch_due(
     backend: SmsBackend | None = None,
     clock: Clock = utcnow,
     should_stop: Callable[[], bool] = lambda: False,
+    pool: SendPool | None = None,
 ) -> DispatchReport:
-    """One dispatch run: claim and send due rows in small batches until none is due."""
+    """One dispatch run: keep claiming and sending due rows until none is due or the run's time
+    budget is spent, with up to ``pool.window`` sends in flight (``WORKER_SEND_CONCURRENCY``)."""
     policy = policy or DispatchPolicy()
-    worker = worker or worker_name()
-    report = DispatchReport()
-    per_phone: Counter[str] = Counter()
-    for _ in range(policy.max_batches):
-        if should_stop():
-            break
-        with session_factory() as session, session.begin():
-            claimed = claim_batch(session, worker, clock(), policy, per_phone)
-        if not claimed:
-            break
-        report.claimed += len(claimed)
-        for position, message_id in enumerate(claimed):
-            if should_stop():
-                # Hand back what we claimed but have not touched: nothing was sent for these.
-                release_unsent(session_factory, claimed[position:], worker, clock())
-                return report
-            report.outcomes[process_claimed(session_factory, message_id, worker, settings, policy, backend, clock)] += 1
-    return report
+    own_pool = pool is None
+    pool = pool or SendPool(settings, backend=backend)
+    try:
+        return _Run(session_factory, settings, policy, worker or worker_name(), pool, clock, should_stop).run()
+    finally:
+        if own_pool:
+            pool.close()
+
+
+class _Run:
+    """The dispatcher's main thread: it alone touches the database; ``pool`` threads only call the
+    provider. Claims are topped up as sends finish, so at most ``pool.window`` claimed rows are
+    in hand; outcomes are recorded in one short transaction per group of finished sends."""
+
+    def __init__(self, session_factory: sessionmaker[Session], settings: Settings, policy: DispatchPolicy,
+                 worker: str, pool: SendPool, clock: Clock, should_stop: Callable[[], bool]) -> None:  # fmt: skip
+        self.factory, self.settings, self.policy, self.worker = session_factory, settings, policy, worker
+        self.pool, self.clock, self.should_stop = pool, clock, should_stop
+        self.report = DispatchReport()
+        self.per_phone: Counter[str] = Counter()
+        self.blocked: set[str] = set()
+        self.in_flight: dict[Future[object], OutgoingSms] = {}
+        self.deadline = time.monotonic() + policy.run_seconds
+
+    def run(self) -> DispatchReport:
+        more = True
+        try:
+            while True:
+                claiming = more and not self.should_stop() and time.monotonic() < self.deadline
+                free = self.pool.window - len(self.in_flight)
+                if claiming and (not self.in_flight or free >= max(1, self.pool.window // 4)):
+                    more = self._claim(free)
+                    continue
+                if not self.in_flight:
+                    break
+                done, _ = wait(self.in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
+                self._record([(self.in_flight.pop(f), f.result()) for f in done])
+        finally:
+            self._wind_down()
+        self.report.budget_spent = more and time.monotonic() >= self.deadline
+        return self.report
+
+    def _claim(self, free: int) -> bool:
+        with self.factory() as session, session.begin():
+            now = self.clock()
+            ids = claim_batch(session, self.worker, now, self.policy, self.per_phone,
+                              limit=min(free, self.policy.batch_size), blocked=self.blocked)  # fmt: skip
+            ready = prepare_claimed(session, ids, self.worker, self.settings, now)
+        self.report.claimed += len(ids)
+        self.report.outcomes["held"] += len(ids) - len(ready)
+        for sms in ready:
+            self.in_flight[self.pool.submit(sms, self.should_stop)] = sms
+        return bool(ids)
+
+    def _record(self, finished: list[tuple[OutgoingSms, object]]) -> None:
+        if not finished:
+            return
+        unsent = [sms.message_id for sms, outcome in finished if outcome is NOT_SENT]
+        with self.factory() as session, session.begin():
+            now = self.clock()
+            results = [(sms, record_outcome(session, sms, outcome, now, self.policy))
+                       for sms, outcome in finished if outcome is not NOT_SENT]  # fmt: skip
+            if unsent:
+                _release_claimed(session, unsent, self.worker)
+        for sms, result in results:
+            self.report.outcomes[result] += 1
+            log.info("dispatch id=%s kind=%s to=%s outcome=%s", sms.message_id, sms.kind, mask_phone(sms.to), result)
+        self.report.outcomes["released"] += len(unsent)
+
+    def _wind_down(self) -> None:
+        """Leaving (stop, budget, or an error): sends not started are handed back, sends under way
+        finish and are recorded. If even that fails, their leases expire and they are reconciled."""
+        not_started = [self.in_flight.pop(f) for f in list(self.in_flight) if f.cancel()]
+        finished = [(self.in_flight.pop(f), f.result()) for f in list(wait(self.in_flight).done)]
+        finished += [(sms, NOT_SENT) for sms in not_started]
+        try:
+            self._record(finished)
+        except Exception:
+            log.exception("dispatch could not record %s outcomes; their leases will expire", len(finished))
+
+
+def _release_claimed(session: Session, message_ids: list[int], worker: str) -> None:
+    """Hand back claimed rows that were never sent: pending again, the attempt refunded."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "sending",
+               OutboxMessage.claimed_by == worker)
+        .values(status="pending", claimed_by=None, lease_expires_at=None, attempts=OutboxMessage.attempts - 1),
+        execution_options=_NO_SYNC,
+    )  # fmt: skip
 
 
 def release_unsent(session_factory: sessionmaker[Session], message_ids: list[int], worker: str, now: datetime) -> None:
     with session_factory() as session, session.begin():
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "sending",
-                   OutboxMessage.claimed_by == worker)
-            .values(status="pending", claimed_by=None, lease_expires_at=None, attempts=OutboxMessage.attempts - 1),
-            execution_options=_NO_SYNC,
-        )  # fmt: skip
+        _release_claimed(session, message_ids, worker)
 
 
 def expire_leases(session_factory: sessionmaker[Session], clock: Clock = utcnow) -> int:

@@ -24,9 +24,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from portal.config import ConfigError, load_settings
 from portal.db import make_engine, make_session_factory
 from portal.dispatch import DispatchPolicy
+from portal.sms.pool import SendPool
 
 from . import logs
-from .jobs import JOBS, WorkerContext, heartbeat
+from .jobs import DISPATCH_SECONDS, JOBS, WorkerContext, heartbeat
 
 log = logging.getLogger("scheduler")
 
@@ -44,12 +45,15 @@ def build_scheduler(ctx: WorkerContext, interval_scale: float = 1.0) -> Blocking
     return scheduler
 
 
-def _policy_from_env() -> DispatchPolicy:
+def _policy_from_env(interval_scale: float) -> DispatchPolicy:
     """A few knobs for operators (and the crash tests); defaults suit production."""
     lease = float(os.environ.get("WORKER_LEASE_SECONDS", "") or 120)
     base = float(os.environ.get("WORKER_BACKOFF_SECONDS", "") or 30)
     after = float(os.environ.get("WORKER_RECONCILE_AFTER_SECONDS", "") or 30)
-    return DispatchPolicy(lease_seconds=lease, backoff_base=base, reconcile_after=after)
+    # A dispatch run keeps sending while rows are due, but stops claiming early enough to finish
+    # the sends in hand before its next firing (max_instances=1 would skip that one).
+    run = DISPATCH_SECONDS * interval_scale * 0.8
+    return DispatchPolicy(lease_seconds=lease, backoff_base=base, reconcile_after=after, run_seconds=run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,10 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         log.error("configuration: %s", exc)
         return 2
     engine = make_engine(settings)
+    scale = float(os.environ.get("WORKER_INTERVAL_SCALE", "") or 1)
     ctx = WorkerContext(settings=settings, session_factory=make_session_factory(engine),
                         worker_id=f"{socket.gethostname()}:{os.getpid()}", stop=threading.Event(),
-                        policy=_policy_from_env(), started_at=datetime.now(UTC))  # fmt: skip
-    scheduler = build_scheduler(ctx, float(os.environ.get("WORKER_INTERVAL_SCALE", "") or 1))
+                        policy=_policy_from_env(scale), started_at=datetime.now(UTC),
+                        sender=SendPool(settings))  # fmt: skip
+    scheduler = build_scheduler(ctx, scale)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         if ctx.stop.is_set():
@@ -83,12 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         log.warning("first heartbeat failed; the worker keeps trying", exc_info=True)
     where = engine.url.render_as_string(hide_password=True)
-    log.info("worker %s started backend=%s db=%s jobs=%s", ctx.worker_id, settings.sms_backend, where,
-             ",".join(j.id for j in JOBS))  # fmt: skip
+    log.info("worker %s started backend=%s db=%s jobs=%s send_concurrency=%s rate_cap=%s", ctx.worker_id,
+             settings.sms_backend, where, ",".join(j.id for j in JOBS), ctx.sender.concurrency,
+             settings.sms_rate_limit_per_second or "off")  # fmt: skip
     scheduler.start()
     # shutdown(wait=False) above returns at once; the pool's threads are joined here.
     for executor in scheduler._executors.values():
         executor.shutdown(wait=True)
+    ctx.sender.close()
     engine.dispose()
     log.info("worker %s stopped", ctx.worker_id)
     return 0

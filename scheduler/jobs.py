@@ -21,6 +21,7 @@ from portal.audit import Actor
 from portal.config import Settings
 from portal.models import Participant, ReminderRule, Visit, WorkerHeartbeat
 from portal.models.visits import OPEN_VISIT_STATUSES
+from portal.sms.pool import SendPool
 
 log = logging.getLogger("scheduler.jobs")
 WORKER_ACTOR = Actor(type="system", role="worker")
@@ -34,6 +35,8 @@ class WorkerContext:
     stop: threading.Event
     policy: dispatch.DispatchPolicy
     started_at: datetime
+    # The worker's sending threads, kept between runs so provider connections are reused.
+    sender: SendPool | None = None
 
 
 def now() -> datetime:
@@ -55,9 +58,10 @@ def plan_reminders(ctx: WorkerContext) -> None:
 
 def dispatch_outbox(ctx: WorkerContext) -> None:
     report = dispatch.dispatch_due(ctx.session_factory, ctx.settings, policy=ctx.policy, worker=ctx.worker_id,
-                                   should_stop=ctx.stop.is_set)  # fmt: skip
+                                   should_stop=ctx.stop.is_set, pool=ctx.sender)  # fmt: skip
     if report.claimed:
-        log.info("dispatch claimed=%s outcomes=%s", report.claimed, dict(report.outcomes))
+        log.info("dispatch claimed=%s outcomes=%s budget_spent=%s", report.claimed, dict(report.outcomes),
+                 report.budget_spent)  # fmt: skip
 
 
 def reconcile_unknown(ctx: WorkerContext) -> None:
@@ -105,10 +109,11 @@ class Job:
     seconds: int
 
 
+DISPATCH_SECONDS = 10
 JOBS: tuple[Job, ...] = (
     Job("heartbeat", heartbeat, 30),
     Job("plan_reminders", plan_reminders, 300),
-    Job("dispatch_outbox", dispatch_outbox, 10),
+    Job("dispatch_outbox", dispatch_outbox, DISPATCH_SECONDS),
     Job("reconcile_unknown", reconcile_unknown, 60),
     Job("expire_leases", expire_leases, 60),
     Job("mark_missed_visits", mark_missed_visits, 3600),

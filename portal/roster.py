@@ -1,7 +1,8 @@
 """The participant roster: search, sort and page in two set-based queries (count + page).
 
 Each row carries the next open visit with its window state and the last outgoing message's
-status, joined from grouped subqueries, so a page of 50 costs the same as a page of 1.
+status, found by correlated index probes for the page's own rows (never an aggregate over every
+visit or message of the study), so a page of 50 costs the same at 100 or 10,000 participants.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import Arm, OutboxMessage, Participant, Site, Visit, VisitDefinition
@@ -60,38 +61,42 @@ class RosterPage:
     pages: int
 
 
-def _next_visits() -> Any:
-    """Per participant, the earliest open visit (by target date)."""
-    first = (
-        select(Visit.participant_id, func.min(Visit.target_date).label("target"))
-        .where(Visit.status.in_(OPEN_VISIT_STATUSES))
-        .group_by(Visit.participant_id)
-        .subquery()
-    )
+def _next_visit_id() -> Any:
+    """Per participant row, the earliest open visit (by target date, then id): one index probe on
+    (participant_id, target_date) per row, so a page only looks at its own participants' visits."""
     return (
-        select(
-            Visit.participant_id, func.min(Visit.id).label("visit_id"), first.c.target.label("target"),
-        )
-        .join(first, and_(first.c.participant_id == Visit.participant_id, first.c.target == Visit.target_date))
-        .where(Visit.status.in_(OPEN_VISIT_STATUSES))
-        .group_by(Visit.participant_id, first.c.target)
-        .subquery()
-    )  # fmt: skip
-
-
-def _last_messages() -> Any:
-    last = (
-        select(OutboxMessage.participant_id, func.max(OutboxMessage.id).label("message_id"))
-        .where(OutboxMessage.direction == "out")
-        .group_by(OutboxMessage.participant_id)
-        .subquery()
+        select(Visit.id)
+        .where(Visit.participant_id == Participant.id, Visit.status.in_(OPEN_VISIT_STATUSES))
+        .order_by(Visit.target_date, Visit.id)
+        .limit(1)
+        .correlate(Participant)
+        .scalar_subquery()
     )
-    return select(last.c.participant_id, OutboxMessage.status).join(
-        OutboxMessage, OutboxMessage.id == last.c.message_id
-    ).subquery()
 
 
-def _apply_filter(query: Select[Any], f: RosterFilter, nxt: Any) -> Select[Any]:
+def _next_target() -> Any:
+    """Per participant row, the target day of the earliest open visit (for sorting and filtering)."""
+    return (
+        select(func.min(Visit.target_date))
+        .where(Visit.participant_id == Participant.id, Visit.status.in_(OPEN_VISIT_STATUSES))
+        .correlate(Participant)
+        .scalar_subquery()
+    )
+
+
+def _last_message_status() -> Any:
+    """Per participant row, the status of the newest outgoing message (index probe, newest first)."""
+    return (
+        select(OutboxMessage.status)
+        .where(OutboxMessage.participant_id == Participant.id, OutboxMessage.direction == "out")
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+        .correlate(Participant)
+        .scalar_subquery()
+    )
+
+
+def _apply_filter(query: Select[Any], f: RosterFilter) -> Select[Any]:
     text = f.q.strip()
     if text:
         if re.fullmatch(r"\d{4}", text):
@@ -107,53 +112,55 @@ def _apply_filter(query: Select[Any], f: RosterFilter, nxt: Any) -> Select[Any]:
     if f.site:
         query = query.where(Site.code == f.site)
     if f.next_from:
-        query = query.where(nxt.c.target >= f.next_from)
+        query = query.where(_next_target() >= f.next_from)
     if f.next_to:
-        query = query.where(nxt.c.target <= f.next_to)
+        query = query.where(_next_target() <= f.next_to)
     return query
 
 
-def _base(site_ids: Iterable[int], f: RosterFilter) -> tuple[Select[Any], Any, Any]:
-    nxt, last = _next_visits(), _last_messages()
+def _base(site_ids: Iterable[int], f: RosterFilter) -> Select[Any]:
     query = (
         select(Participant.id)
         .join(Site, Site.id == Participant.site_id)
         .join(Arm, Arm.id == Participant.arm_id)
-        .outerjoin(nxt, nxt.c.participant_id == Participant.id)
         .where(Participant.site_id.in_(list(site_ids)))
     )
-    return _apply_filter(query, f, nxt), nxt, last
+    return _apply_filter(query, f)
 
 
 def search(session: Session, site_ids: Iterable[int], f: RosterFilter, today: date,
            page_size: int = PAGE_SIZE) -> RosterPage:  # fmt: skip
+    """Count the matches, then pick the page's ids first (ordered, limited) and only then join
+    each of those rows to its next visit and last message."""
     site_ids = list(site_ids)
-    ids_query, nxt, last = _base(site_ids, f)
-    total = session.scalar(select(func.count()).select_from(ids_query.subquery())) or 0
+    base = _base(site_ids, f)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // page_size))
     page = min(max(f.page, 1), pages)
+    page_ids = base.order_by(*_order(f.sort, _next_target())).limit(page_size).offset((page - 1) * page_size)
+    chosen = page_ids.subquery()
     query = (
-        ids_query.with_only_columns(
+        select(
             Participant.id, Participant.study_code, Participant.full_name, Participant.phone_e164, Site.code,
-            Arm.code, Participant.status, Participant.sms_opt_out, nxt.c.visit_id, nxt.c.target,
-            VisitDefinition.code, Visit.window_start, Visit.window_end, last.c.status,
+            Arm.code, Participant.status, Participant.sms_opt_out, Visit.id, Visit.target_date,
+            VisitDefinition.code, Visit.window_start, Visit.window_end, _last_message_status(),
         )
-        .outerjoin(Visit, Visit.id == nxt.c.visit_id)
+        .join(chosen, chosen.c.id == Participant.id)
+        .join(Site, Site.id == Participant.site_id)
+        .join(Arm, Arm.id == Participant.arm_id)
+        .outerjoin(Visit, Visit.id == _next_visit_id())
         .outerjoin(VisitDefinition, VisitDefinition.id == Visit.definition_id)
-        .outerjoin(last, last.c.participant_id == Participant.id)
-        .order_by(*_order(f.sort, nxt))
-        .limit(page_size)
-        .offset((page - 1) * page_size)
+        .order_by(*_order(f.sort, Visit.target_date))
     )  # fmt: skip
     rows = [_row(r, today) for r in session.execute(query)]
     return RosterPage(rows, total, page, pages)
 
 
-def _order(sort: str, nxt: Any) -> list[Any]:
+def _order(sort: str, next_target: Any) -> list[Any]:
     if sort == "name":
         return [Participant.full_name, Participant.id]
     if sort == "next_visit":
-        return [nxt.c.target.is_(None), nxt.c.target, Participant.study_code]
+        return [next_target.is_(None), next_target, Participant.study_code]
     if sort == "status":
         return [Participant.status, Participant.study_code]
     return [Participant.study_code]

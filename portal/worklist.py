@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from . import audit
@@ -32,25 +33,49 @@ class WorkItem:
     state: str  # upcoming | in_window | overdue
 
 
+PAGE_SIZE = 50  # rows per section page: a busy site's week stays one quick page at a time
+REQUESTS_PAGE_SIZE = 20  # each request renders two forms
+SECTIONS = ("today", "week", "overdue", "requests")
+
+
+@dataclass(frozen=True)
+class Paging:
+    total: int
+    page: int
+    pages: int
+
+
 @dataclass(frozen=True)
 class Worklist:
-    today: list[WorkItem]
+    today: list[WorkItem]  # the shown page of each section
     week: list[WorkItem]
     overdue: list[WorkItem]
     requests: list[RescheduleRequest]
+    paging: dict[str, Paging]  # "today" | "week" | "overdue" | "requests"
 
 
-def _local_day(visit: Visit, tz: str) -> date:
-    return to_local(visit.scheduled_at, tz).date() if visit.scheduled_at else visit.target_date
+@dataclass(frozen=True)
+class _Due:
+    """One open visit as light columns: enough to place it in a section and order it."""
+
+    visit_id: int
+    local_day: date
+    state: str
+    scheduled_at: datetime | None
 
 
-def build(session: Session, site_ids: set[int], today: date, days: int = 7) -> Worklist:
-    """Open visits of active participants whose booked or target day falls before today + days."""
-    horizon = today + timedelta(days=days)
-    visits = session.scalars(
-        select(Visit)
-        .join(Visit.participant)
-        .join(Participant.site)
+def _page(total: int, asked: int, size: int) -> Paging:
+    pages = max(1, -(-total // size))
+    return Paging(total, min(max(asked, 1), pages), pages)
+
+
+def _due_visits(session: Session, site_ids: set[int], today: date, horizon: date) -> dict[str, list[_Due]]:
+    """Every open visit of active participants due before the horizon, as plain tuples (no ORM
+    objects): sorted into today / week / overdue by the site-local day, earliest first."""
+    rows = session.execute(
+        select(Visit.id, Visit.scheduled_at, Visit.target_date, Visit.window_start, Visit.window_end, Site.timezone)
+        .join(Participant, Participant.id == Visit.participant_id)
+        .join(Site, Site.id == Participant.site_id)
         .where(
             Participant.site_id.in_(site_ids),
             Participant.status == "active",
@@ -62,31 +87,72 @@ def build(session: Session, site_ids: set[int], today: date, days: int = 7) -> W
                      Visit.scheduled_at <= datetime.combine(horizon + timedelta(days=1), time(), UTC)),
             ),
         )
-        .options(contains_eager(Visit.participant).contains_eager(Participant.site), joinedload(Visit.definition))
-        .order_by(Visit.scheduled_at, Visit.target_date, Visit.id)
-    ).unique().all()  # fmt: skip
-    lists: dict[str, list[WorkItem]] = {"today": [], "week": [], "overdue": []}
-    for visit in visits:
-        day = _local_day(visit, visit.participant.site.timezone)
-        state = window_state(visit.window_start, visit.window_end, today)
-        item = WorkItem(visit, day, state)
+    )  # fmt: skip
+    lists: dict[str, list[_Due]] = {"today": [], "week": [], "overdue": []}
+    for visit_id, scheduled_at, target, wstart, wend, tz in rows:
+        day = to_local(scheduled_at, tz).date() if scheduled_at else target
+        state = window_state(wstart, wend, today)
+        due = _Due(visit_id, day, state, scheduled_at)
         if state == "overdue" or day < today:
-            lists["overdue"].append(item)
+            lists["overdue"].append(due)
         elif day == today:
-            lists["today"].append(item)
+            lists["today"].append(due)
         elif day <= horizon:
-            lists["week"].append(item)
+            lists["week"].append(due)
+    latest = datetime.max.replace(tzinfo=UTC)
     for items in lists.values():
-        items.sort(key=lambda i: (i.local_day, i.visit.scheduled_at or datetime.max.replace(tzinfo=UTC)))
-    return Worklist(lists["today"], lists["week"], lists["overdue"], pending_requests(session, site_ids))
+        items.sort(key=lambda d: (d.local_day, d.scheduled_at or latest, d.visit_id))
+    return lists
+
+
+def build(session: Session, site_ids: set[int], today: date, days: int = 7,
+          pages: dict[str, int] | None = None) -> Worklist:  # fmt: skip
+    """Open visits of active participants whose booked or target day falls before today + days,
+    one page per section; only the shown rows are loaded as objects (one query for all sections)."""
+    pages = pages or {}
+    lists = _due_visits(session, set(site_ids), today, today + timedelta(days=days))
+    paging = {name: _page(len(items), pages.get(name, 1), PAGE_SIZE) for name, items in lists.items()}
+    shown = {name: items[(paging[name].page - 1) * PAGE_SIZE:paging[name].page * PAGE_SIZE]
+             for name, items in lists.items()}  # fmt: skip
+    ids = [d.visit_id for items in shown.values() for d in items]
+    visits = {v.id: v for v in session.scalars(
+        select(Visit).where(Visit.id.in_(ids))
+        .options(joinedload(Visit.participant).joinedload(Participant.site), joinedload(Visit.definition))
+    ).unique()} if ids else {}  # fmt: skip
+    items = {name: [WorkItem(visits[d.visit_id], d.local_day, d.state) for d in due] for name, due in shown.items()}
+    requests, paging["requests"] = pending_requests_page(session, site_ids, pages.get("requests", 1))
+    return Worklist(items["today"], items["week"], items["overdue"], requests, paging)
+
+
+def _pending(site_ids: set[int]) -> Any:
+    return (
+        select(RescheduleRequest)
+        .join(RescheduleRequest.participant)
+        .where(RescheduleRequest.status == "pending", Participant.site_id.in_(site_ids))
+    )
+
+
+def pending_requests_page(session: Session, site_ids: set[int], page: int = 1,
+                          size: int = REQUESTS_PAGE_SIZE) -> tuple[list[RescheduleRequest], Paging]:  # fmt: skip
+    """One page of pending requests, oldest first, with the total from the same statement."""
+    page = max(page, 1)
+    rows = session.execute(
+        _pending(site_ids).add_columns(func.count().over())
+        .options(contains_eager(RescheduleRequest.participant).joinedload(Participant.site),
+                 joinedload(RescheduleRequest.visit).joinedload(Visit.definition))
+        .order_by(RescheduleRequest.created_at, RescheduleRequest.id)
+        .limit(size).offset((page - 1) * size)
+    ).unique().all()  # fmt: skip
+    total = rows[0][1] if rows else 0
+    if not rows and page > 1:
+        total = session.scalar(select(func.count()).select_from(_pending(site_ids).subquery())) or 0
+    return [r[0] for r in rows], _page(total, page, size)
 
 
 def pending_requests(session: Session, site_ids: set[int]) -> list[RescheduleRequest]:
     return list(
         session.scalars(
-            select(RescheduleRequest)
-            .join(RescheduleRequest.participant)
-            .where(RescheduleRequest.status == "pending", Participant.site_id.in_(site_ids))
+            _pending(site_ids)
             .options(contains_eager(RescheduleRequest.participant).joinedload(Participant.site),
                      joinedload(RescheduleRequest.visit).joinedload(Visit.definition))
             .order_by(RescheduleRequest.created_at)

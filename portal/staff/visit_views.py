@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -15,7 +15,7 @@ from ..i18n import to_local
 from ..schedule import OutOfWindowError, ScheduleError, complete_visit, schedule_visit, set_visit_status
 from ..scoping import get_reschedule_request, get_visit
 from .blueprint import bp
-from .common import actor, me, now, site_ids, today
+from .common import actor, me, now, parse_int, site_ids, today
 from .forms import AcceptRequestForm, DeclineRequestForm, VisitForm
 
 ALL = ("admin", "coordinator", "investigator")
@@ -25,7 +25,8 @@ EDITORS = ("admin", "coordinator")
 @bp.get("/worklist", endpoint="worklist")
 @staff_required(*ALL)
 def worklist_view() -> str:
-    wl = worklist.build(db_session(), site_ids(), today())
+    pages = {name: parse_int(request.args.get(f"{name}_page")) or 1 for name in worklist.SECTIONS}
+    wl = worklist.build(db_session(), site_ids(), today(), pages=pages)
     accept_forms = {}
     for req in wl.requests:
         form = AcceptRequestForm(prefix=f"r{req.id}")

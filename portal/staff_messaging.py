@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from . import audit
 from .audit import Actor
@@ -157,18 +158,42 @@ def send_bulk(
     return len(audience.recipients)
 
 
-def inbox(session: Session, site_ids: Sequence[int]) -> list[OutboxMessage]:
-    """Inbound replies nobody has handled yet, oldest first."""
-    return list(
-        session.scalars(
-            select(OutboxMessage)
-            .join(Participant, Participant.id == OutboxMessage.participant_id)
-            .where(OutboxMessage.direction == "in", OutboxMessage.handled_at.is_(None),
-                   Participant.site_id.in_(list(site_ids)))
-            .options(joinedload(OutboxMessage.participant))
-            .order_by(OutboxMessage.urgent.desc(), OutboxMessage.created_at)  # warning signs first
-        )
+INBOX_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    messages: list[OutboxMessage]
+    total: int
+    page: int
+    pages: int
+
+
+def _unhandled(site_ids: Sequence[int]) -> Any:
+    # Served by ix_outbox_messages_inbox (direction, handled_at, urgent, created_at).
+    return (
+        select(OutboxMessage)
+        .join(Participant, Participant.id == OutboxMessage.participant_id)
+        .where(OutboxMessage.direction == "in", OutboxMessage.handled_at.is_(None),
+               Participant.site_id.in_(list(site_ids)))
     )  # fmt: skip
+
+
+def inbox(session: Session, site_ids: Sequence[int], page: int = 1, size: int = INBOX_PAGE_SIZE) -> InboxPage:
+    """One page of inbound replies nobody has handled yet, warning signs first then oldest first;
+    the total comes from the same statement (a window count), so a page costs one query."""
+    page = max(page, 1)
+    rows = session.execute(
+        _unhandled(site_ids).add_columns(func.count().over())
+        .options(contains_eager(OutboxMessage.participant))
+        .order_by(OutboxMessage.urgent.desc(), OutboxMessage.created_at, OutboxMessage.id)
+        .limit(size).offset((page - 1) * size)
+    ).all()  # fmt: skip
+    total = rows[0][1] if rows else 0
+    if not rows and page > 1:
+        total = session.scalar(select(func.count()).select_from(_unhandled(site_ids).subquery())) or 0
+    pages = max(1, -(-total // size))
+    return InboxPage([r[0] for r in rows], total, min(page, pages), pages)
 
 
 def mark_handled(session: Session, message: OutboxMessage, staff: StaffUser, actor: Actor) -> None:

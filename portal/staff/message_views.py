@@ -105,7 +105,8 @@ def bulk() -> str | Response:
 @bp.get("/messages/inbox")
 @staff_required(*ALL)
 def inbox() -> str:
-    return render_template("staff/inbox.html", messages=messaging.inbox(db_session(), list(site_ids())))
+    page = messaging.inbox(db_session(), list(site_ids()), parse_int(request.args.get("page")) or 1)
+    return render_template("staff/inbox.html", messages=page.messages, page=page)
 
 
 @bp.post("/messages/<int:message_id>/handled")

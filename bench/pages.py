@@ -54,8 +54,8 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("patient home", "patient", ("patient.home",)),
-    Page("patient visits", "patient", ("patient.visits",)),
-    Page("patient visit", "patient", ("patient.visit",), _next_visit),
+    # The whole visit timeline is on the home page; "visits" is the page of one visit (the next one).
+    Page("patient visits", "patient", ("patient.visit",), _next_visit),
     Page("patient results (charts)", "patient", ("patient.results",)),
     Page("patient messages", "patient", ("patient.messages", "patient.inbox")),
     Page("staff roster", "staff", ("staff.roster_view", "staff.roster")),

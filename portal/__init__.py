@@ -6,6 +6,7 @@ import uuid
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
+from sqlalchemy.orm import joinedload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import SUPPORTED_LOCALES, Settings, load_settings
@@ -100,10 +101,14 @@ def _load_user(user_id: str) -> Participant | StaffUser | None:
     prefix, _, raw_id = user_id.partition(":")
     if not raw_id.isdigit():
         return None
-    model = {"p": Participant, "s": StaffUser}.get(prefix)
-    if model is None:
-        return None
-    return db_session().get(model, int(raw_id))
+    # One statement per request: every page reads the participant's site (time zone, header) and
+    # study, and every staff page the staff member's sites (scoping), so they come in the same row set.
+    if prefix == "p":
+        return db_session().get(Participant, int(raw_id),
+                                options=[joinedload(Participant.site), joinedload(Participant.study)])  # fmt: skip
+    if prefix == "s":
+        return db_session().get(StaffUser, int(raw_id), options=[joinedload(StaffUser.sites)])
+    return None
 
 
 def _select_locale() -> str:

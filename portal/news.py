@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from . import audit
@@ -135,11 +135,15 @@ def news_for(session: Session, participant: Participant, limit: int = 50) -> lis
     return [NewsEntry(item, read_at is not None) for item, read_at in rows]
 
 
-def unread_news_count(session: Session, participant: Participant) -> int:
+def unread_news_query(participant: Participant) -> Select[tuple[int]]:
     read = select(NewsReceipt.news_item_id).where(
         NewsReceipt.participant_id == participant.id, NewsReceipt.read_at.is_not(None)
     )
-    return session.scalar(select(func.count(NewsItem.id)).where(_visible(participant), NewsItem.id.not_in(read))) or 0
+    return select(func.count(NewsItem.id)).where(_visible(participant), NewsItem.id.not_in(read))
+
+
+def unread_news_count(session: Session, participant: Participant) -> int:
+    return session.scalar(unread_news_query(participant)) or 0
 
 
 def mark_read(session: Session, participant: Participant, item_ids: Collection[int], now: datetime) -> int:

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from . import audit
@@ -135,8 +135,12 @@ def _unread(participant: Participant) -> object:
     )  # fmt: skip
 
 
+def unread_count_query(participant: Participant) -> Select[tuple[int]]:
+    return select(func.count(OutboxMessage.id)).where(_unread(participant))
+
+
 def unread_count(session: Session, participant: Participant) -> int:
-    return session.scalar(select(func.count(OutboxMessage.id)).where(_unread(participant))) or 0
+    return session.scalar(unread_count_query(participant)) or 0
 
 
 def mark_replies_read(session: Session, participant: Participant, actor: Actor, now: datetime) -> list[int]:

@@ -78,8 +78,12 @@ def _message_counts() -> dict[str, object]:
     participant = current_participant()
     if participant is None or request.endpoint in ("patient.sign_in", "patient.enter_code"):
         return {"unread_messages": 0, "unread_news": 0}
-    db = db_session()
-    return {"unread_messages": pm.unread_count(db, participant), "unread_news": news.unread_news_count(db, participant)}
+    # Both badges in one statement (two scalar subqueries): this runs on every participant page.
+    messages, items = db_session().execute(
+        select(pm.unread_count_query(participant).scalar_subquery(),
+               news.unread_news_query(participant).scalar_subquery())
+    ).one()  # fmt: skip
+    return {"unread_messages": messages or 0, "unread_news": items or 0}
 
 
 def _confirmation(participant: Participant) -> tuple[OutboxMessage | None, str]:

@@ -1,7 +1,7 @@
 """Every patient and staff page issues the same number of SQL statements whatever the cohort's
 size: a list that grows with the data would show up here as an N+1 (a behaviour, not a timing).
 
-The pages come from the one list in bench/pages.py; pages not built yet are skipped by name.
+The pages come from the one list in bench/pages.py; each must also stay within 6 statements per request.
 """
 
 from __future__ import annotations
@@ -58,3 +58,17 @@ def test_statements_per_page_do_not_grow_with_the_cohort(
     assert set(small.status_codes) == {200} and set(large.status_codes) == {200}, (small, large)
     assert large.steady == small.steady, f"{page}: {small.statements} at {SMALL} vs {large.statements} at {LARGE}"
     assert len(set(large.statements)) == 1, f"{page}: differs between participants: {large.statements}"
+
+
+MAX_STATEMENTS = 6  # issue 8's target, for patient and staff pages alike
+
+
+@pytest.mark.parametrize("page", [p.name for p in PAGES])
+def test_every_page_issues_at_most_six_statements(
+    counts: tuple[dict[str, PageCount], dict[str, PageCount]], page: str
+) -> None:
+    small, large = counts[0][page], counts[1][page]
+    assert small.built, f"{page}: no endpoint in the app answers it"
+    assert small.statements and large.statements, f"{page}: no signed-in user could open it"
+    worst = max(small.statements + large.statements)
+    assert worst <= MAX_STATEMENTS, f"{page}: {worst} statements per request (target ≤ {MAX_STATEMENTS})"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import and_, case, func, or_, update
 from sqlalchemy.orm import Session
 
 from .models import OutboxMessage, ReminderPlanEntry
@@ -97,6 +97,45 @@ def advance(
     if changed:
         _update_plan_entry(session, message_id, status, error_code)
     return changed
+
+
+def accept_many(session: Session, accepted: list[tuple[int, str, str, int]], now: datetime) -> None:
+    """``advance`` for many rows the provider accepted, as (row id, status, provider id, segments)
+    with status in ACCEPTED: the same forward-only rules in two statements instead of five per row
+    (the dispatcher records sends in groups). Provider id, segments and sent_at are written as
+    ``advance`` writes them, whatever the status; the status only moves forward."""
+    if not accepted:
+        return
+    ids = [i for i, _, _, _ in accepted]
+    status_of = case({i: s for i, s, _, _ in accepted}, value=OutboxMessage.id)
+    # Whether a row's status moves (SET expressions all see the row as it was before the update).
+    by_status = {status: [i for i, s, _, _ in accepted if s == status] for _, status, _, _ in accepted}
+    moves = or_(*(and_(OutboxMessage.id.in_(rows), OutboxMessage.status.in_(behind(status)))
+                  for status, rows in sorted(by_status.items())))  # fmt: skip
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .values(
+            provider_id=func.coalesce(OutboxMessage.provider_id, case({i: p for i, _, p, _ in accepted},
+                                                                      value=OutboxMessage.id)),
+            segments=case({i: n for i, _, _, n in accepted}, value=OutboxMessage.id),
+            sent_at=func.coalesce(OutboxMessage.sent_at, now),
+            status=case((moves, status_of), else_=OutboxMessage.status),
+            status_updated_at=case((moves, now), else_=OutboxMessage.status_updated_at),
+            delivered_at=case((and_(moves, status_of == "delivered"), now), else_=OutboxMessage.delivered_at),
+            # A row already at or past ``accepted`` had these cleared by whoever moved it there.
+            claimed_by=None,
+            lease_expires_at=None,
+        ),
+        execution_options=_NO_SYNC,
+    )  # fmt: skip
+    # Entries still planned become sent; a dropped one (its message was cancelled) stays dropped.
+    session.execute(
+        update(ReminderPlanEntry)
+        .where(ReminderPlanEntry.message_id.in_(ids), ReminderPlanEntry.status.in_(("planned", "sent")))
+        .values(status="sent", reason=""),
+        execution_options=_NO_SYNC,
+    )
 
 
 def _update_plan_entry(session: Session, message_id: int, status: str, error_code: str | None) -> None:

@@ -36,6 +36,7 @@ from .sms import (
     OutgoingSms,
     PermanentSmsError,
     RetryableSmsError,
+    SendResult,
     SmsBackend,
     UnknownOutcomeError,
     get_backend,
@@ -269,8 +270,6 @@ def record_outcome(
     policy: DispatchPolicy,
 ) -> str:
     """Write what the provider said (a SendResult or one of the SmsError kinds)."""
-    from .sms import SendResult
-
     if isinstance(outcome, SendResult):
         segments = outcome.segments or count_segments(sms.body).segments
         delivery.advance(session, sms.message_id, outcome.status, now, provider_id=outcome.provider_id,
@@ -398,8 +397,9 @@ def dispatch_due(
 
 class _Run:
     """The dispatcher's main thread: it alone touches the database; ``pool`` threads only call the
-    provider. Claims are topped up as sends finish, so at most ``pool.window`` claimed rows are
-    in hand; outcomes are recorded in one short transaction per group of finished sends."""
+    provider. Each step is one short transaction that records the sends finished since the last
+    step and tops up the claimed rows in hand (at most ``pool.window``), so a busy run costs one
+    commit per group of messages rather than several per message."""
 
     def __init__(self, session_factory: sessionmaker[Session], settings: Settings, policy: DispatchPolicy,
                  worker: str, pool: SendPool, clock: Clock, should_stop: Callable[[], bool]) -> None:  # fmt: skip
@@ -415,55 +415,69 @@ class _Run:
         more = True
         try:
             while True:
+                finished = self._collect([f for f in self.in_flight if f.done()])
                 claiming = more and not self.should_stop() and time.monotonic() < self.deadline
                 free = self.pool.window - len(self.in_flight)
-                if claiming and (not self.in_flight or free >= max(1, self.pool.window // 4)):
-                    more = self._claim(free)
-                    continue
-                if not self.in_flight:
+                top_up = claiming and (not self.in_flight or free >= max(1, self.pool.window // 2))
+                if top_up or finished:
+                    claimed = self._step(finished, free if top_up else 0)
+                    more = more and (claimed or not top_up)
+                elif self.in_flight:
+                    wait(self.in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
+                else:
                     break
-                done, _ = wait(self.in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
-                self._record([(self.in_flight.pop(f), f.result()) for f in done])
         finally:
             self._wind_down()
         self.report.budget_spent = more and time.monotonic() >= self.deadline
         return self.report
 
-    def _claim(self, free: int) -> bool:
+    def _collect(self, futures: list[Future[object]]) -> list[tuple[OutgoingSms, object]]:
+        return [(self.in_flight.pop(f), f.result()) for f in futures]
+
+    def _step(self, finished: list[tuple[OutgoingSms, object]], claim: int) -> bool:
+        """Record ``finished`` and claim up to ``claim`` more rows, in one transaction."""
         with self.factory() as session, session.begin():
             now = self.clock()
-            ids = claim_batch(session, self.worker, now, self.policy, self.per_phone,
-                              limit=min(free, self.policy.batch_size), blocked=self.blocked)  # fmt: skip
-            ready = prepare_claimed(session, ids, self.worker, self.settings, now)
+            results = self._record(session, finished, now)
+            ids = ready = []
+            if claim:
+                ids = claim_batch(session, self.worker, now, self.policy, self.per_phone, limit=claim,
+                                  blocked=self.blocked)  # fmt: skip
+                ready = prepare_claimed(session, ids, self.worker, self.settings, now)
+        for sms, result in results:  # logged once committed
+            self.report.outcomes[result] += 1
+            log.info("dispatch id=%s kind=%s to=%s outcome=%s", sms.message_id, sms.kind, mask_phone(sms.to), result)
         self.report.claimed += len(ids)
         self.report.outcomes["held"] += len(ids) - len(ready)
         for sms in ready:
             self.in_flight[self.pool.submit(sms, self.should_stop)] = sms
         return bool(ids)
 
-    def _record(self, finished: list[tuple[OutgoingSms, object]]) -> None:
-        if not finished:
-            return
+    def _record(self, session: Session, finished: list[tuple[OutgoingSms, object]], now: datetime
+                ) -> list[tuple[OutgoingSms, str]]:  # fmt: skip
         unsent = [sms.message_id for sms, outcome in finished if outcome is NOT_SENT]
-        with self.factory() as session, session.begin():
-            now = self.clock()
-            results = [(sms, record_outcome(session, sms, outcome, now, self.policy))
-                       for sms, outcome in finished if outcome is not NOT_SENT]  # fmt: skip
-            if unsent:
-                _release_claimed(session, unsent, self.worker)
-        for sms, result in results:
-            self.report.outcomes[result] += 1
-            log.info("dispatch id=%s kind=%s to=%s outcome=%s", sms.message_id, sms.kind, mask_phone(sms.to), result)
-        self.report.outcomes["released"] += len(unsent)
+        if unsent:
+            _release_claimed(session, unsent, self.worker)
+            self.report.outcomes["released"] += len(unsent)
+        sent = [(sms, outcome) for sms, outcome in finished if outcome is not NOT_SENT]
+        accepted = [(sms, o) for sms, o in sent if isinstance(o, SendResult) and o.status in delivery.ACCEPTED]
+        delivery.accept_many(session, [(sms.message_id, o.status, o.provider_id,
+                                        o.segments or count_segments(sms.body).segments)
+                                       for sms, o in accepted], now)  # fmt: skip
+        done = {sms.message_id for sms, _ in accepted}
+        return [(sms, "accepted") for sms, _ in accepted] + [
+            (sms, record_outcome(session, sms, o, now, self.policy)) for sms, o in sent if sms.message_id not in done
+        ]
 
     def _wind_down(self) -> None:
         """Leaving (stop, budget, or an error): sends not started are handed back, sends under way
         finish and are recorded. If even that fails, their leases expire and they are reconciled."""
-        not_started = [self.in_flight.pop(f) for f in list(self.in_flight) if f.cancel()]
-        finished = [(self.in_flight.pop(f), f.result()) for f in list(wait(self.in_flight).done)]
-        finished += [(sms, NOT_SENT) for sms in not_started]
+        not_started = [(self.in_flight.pop(f), NOT_SENT) for f in list(self.in_flight) if f.cancel()]
+        finished = self._collect(list(wait(self.in_flight).done)) + not_started
+        if not finished:
+            return
         try:
-            self._record(finished)
+            self._step(finished, 0)
         except Exception:
             log.exception("dispatch could not record %s outcomes; their leases will expire", len(finished))
 

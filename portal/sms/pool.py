@@ -55,9 +55,11 @@ class SendPool:
         self.concurrency = max(1, concurrency or settings.worker_send_concurrency)
         rate = settings.sms_rate_limit_per_second if rate_per_second is None else rate_per_second
         self.limiter = RateLimiter(rate) if rate > 0 else None
-        self.window = self.concurrency
+        # Claimed rows in hand: every thread busy plus as many queued, so threads keep sending
+        # while the dispatcher is in the database; a queued row waits one batch at most.
+        self.window = 2 * self.concurrency
         if rate > 0:
-            self.window = max(1, min(self.concurrency, math.ceil(rate * RATE_HORIZON_SECONDS)))
+            self.window = max(1, min(self.window, math.ceil(rate * RATE_HORIZON_SECONDS)))
         self._backend = backend  # a given backend (tests, console) is used by every thread
         self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sms-send")
 

@@ -142,3 +142,23 @@ def test_stopping_finishes_the_sends_under_way_and_hands_back_the_rest(
     db.expire_all()
     # Rows handed back never count as an attempt: nothing reached the provider for them.
     assert set(db.scalars(select(OutboxMessage.attempts).where(OutboxMessage.status == "pending"))) == {0}
+
+
+def test_recording_a_group_never_moves_a_row_back(app: Flask, db: Session, settings: Settings) -> None:
+    """The status callback may land before the dispatcher records the create reply."""
+    from portal import delivery
+
+    queue_many(db, 2)
+    first, second = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    for row in (first, second):
+        row.status, row.claimed_by = "sending", "w"
+    db.commit()
+    delivery.advance(db, first.id, "delivered", datetime.now(UTC), provider_id="SMfirst")
+    db.commit()
+    delivery.accept_many(db, [(first.id, "queued", "SMfirst", 1), (second.id, "queued", "SMsecond", 2)],
+                         datetime.now(UTC))  # fmt: skip
+    db.commit()
+    db.expire_all()
+    assert (first.status, first.provider_id, first.delivered_at is not None) == ("delivered", "SMfirst", True)
+    assert (second.status, second.provider_id, second.segments, second.claimed_by) == ("queued", "SMsecond", 2, None)
+    assert first.sent_at is not None and second.sent_at is not None

@@ -221,7 +221,8 @@ def test_results_released_only_with_plain_words_and_chart(client, db, me, locale
     html = page(client, f"/results/{panel_id}")
     assert t["above"] in html and t["below"] in html
     assert ("在常见范围内" if locale == ZH else "Within the usual range") in html
-    assert "MELD: 12" in html and t["meld"] in html and "Child–Pugh: B" in html
+    scores = ("MELD评分：12", "Child-Pugh分级：B级") if locale == ZH else ("MELD score: 12", "Child–Pugh class: B")
+    assert scores[0] in html and t["meld"] in html and scores[1] in html
     assert "异常" not in html and "abnormal" not in html.lower()
     assert client.get(f"/results/{hidden.id}").status_code == 404
 

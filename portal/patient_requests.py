@@ -5,6 +5,7 @@ The study team answers in the staff console; the participant sees the request's 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -18,6 +19,10 @@ from .models.visits import OPEN_VISIT_STATUSES
 
 MAX_DATES = 3
 MAX_NOTE = 500
+# Year first, as the page asks: 2026-12-08 (what a date picker sends), 2026/12/8, 2026.12.8 or
+# 2026年12月8日, typed where the browser shows a plain text box. Day-first and month-first are
+# ambiguous, so they are refused rather than guessed.
+TYPED_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 
 
 class RequestError(ValueError):
@@ -29,21 +34,28 @@ class RequestError(ValueError):
 
 
 def parse_dates(raw: Sequence[str | None]) -> list[date]:
-    """ISO dates from the form (the browser's date picker sends YYYY-MM-DD); blanks skipped."""
+    """Year-first dates from the form (a date picker sends YYYY-MM-DD); blanks skipped."""
     dates: list[date] = []
     for text in raw[:MAX_DATES]:
         text = (text or "").strip()
         if not text:
             continue
-        try:
-            dates.append(date.fromisoformat(text))
-        except ValueError as exc:
-            raise RequestError("invalid_date") from exc
+        dates.append(_parse_date(text))
     if not dates:
         raise RequestError("no_date")
     if len(set(dates)) != len(dates):
         raise RequestError("duplicate_date")
     return dates
+
+
+def _parse_date(text: str) -> date:
+    match = TYPED_DATE.fullmatch(text)
+    if not match:
+        raise RequestError("invalid_date")
+    try:
+        return date(*(int(part) for part in match.groups()))
+    except ValueError as exc:
+        raise RequestError("invalid_date") from exc
 
 
 def request_new_date(

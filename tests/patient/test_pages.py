@@ -109,6 +109,18 @@ def test_reschedule_request_and_its_state(client, db, me, locale):
     assert ("您已申请改期" if locale == ZH else "You asked for another date") in html
 
 
+def test_reschedule_page_says_the_date_format_and_takes_typed_dates(client, db, me, locale):
+    visit = visits_of(db, me)[1]  # W4: 26 Dec – 1 Jan
+    html = page(client, f"/visits/{visit.id}/reschedule")
+    hint = "请选择日期，或按“年-月-日”填写，例如 2026-12-26。" if locale == ZH else "year-month-day, for example 2026-12-26"
+    assert hint in html and 'aria-describedby="date-format"' in html
+    assert f'lang="{"zh-CN" if locale == ZH else "en"}"' in html
+    # A browser without a date picker shows a text box: year-first typed dates are accepted.
+    response = client.post(f"/visits/{visit.id}/reschedule", data={"date_1": "2026/12/27", "date_2": "2026年12月30日"})
+    assert response.status_code == 302
+    assert db.scalar(select(RescheduleRequest)).proposed_dates == [date(2026, 12, 27), date(2026, 12, 30)]
+
+
 @pytest.mark.parametrize(
     ("form", "zh", "en"),
     [
@@ -116,6 +128,7 @@ def test_reschedule_request_and_its_state(client, db, me, locale):
          "Please choose dates between Saturday, 26 December 2026 and Friday, 1 January 2027"),
         ({"date_1": ""}, "请至少选择一个日期", "Please choose at least one date"),
         ({"date_1": "2026-13-40"}, "有一个日期无效", "not a real date"),
+        ({"date_1": "12/27/2026"}, "有一个日期无效", "not a real date"),
         ({"date_1": "2026-12-27", "date_2": "2026-12-27"}, "请选择不同的日期", "Please choose different dates"),
     ],
 )  # fmt: skip

@@ -67,7 +67,7 @@ def worker_name() -> str:
 @dataclass(frozen=True)
 class DispatchPolicy:
     batch_size: int = 20  # most rows claimed in one transaction
-    run_seconds: float = 8.0  # one run stops claiming after this, so the job stays short (it runs every 10 s)
+    run_seconds: float = 9.0  # one run stops claiming after this, so the job stays short (it runs every 10 s)
     lease_seconds: float = 120.0  # longer than the backend timeout plus bookkeeping
     max_attempts: int = 8
     backoff_base: float = 30.0
@@ -409,17 +409,26 @@ class _Run:
         self.per_phone: Counter[str] = Counter()
         self.blocked: set[str] = set()
         self.in_flight: dict[Future[object], OutgoingSms] = {}
+        self.finished: list[tuple[OutgoingSms, object]] = []  # sent, not yet recorded
         self.deadline = time.monotonic() + policy.run_seconds
 
     def run(self) -> DispatchReport:
-        more = True
+        more, since = True, 0.0
         try:
             while True:
-                finished = self._collect([f for f in self.in_flight if f.done()])
-                claiming = more and not self.should_stop() and time.monotonic() < self.deadline
+                if not self.finished:
+                    since = time.monotonic()
+                self.finished += self._collect([f for f in self.in_flight if f.done()])
+                out_of_time = time.monotonic() >= self.deadline
+                claiming = more and not self.should_stop() and not out_of_time
+                if out_of_time:
+                    self._hand_back_queued()  # so the run ends within one provider round trip
                 free = self.pool.window - len(self.in_flight)
                 top_up = claiming and (not self.in_flight or free >= max(1, self.pool.window // 2))
-                if top_up or finished:
+                # Finished sends wait for the next top-up, so one transaction records a group.
+                flush = self.finished and (not self.in_flight or time.monotonic() - since > 0.5)
+                if top_up or flush:
+                    finished, self.finished = self.finished, []
                     claimed = self._step(finished, free if top_up else 0)
                     more = more and (claimed or not top_up)
                 elif self.in_flight:
@@ -430,6 +439,9 @@ class _Run:
             self._wind_down()
         self.report.budget_spent = more and time.monotonic() >= self.deadline
         return self.report
+
+    def _hand_back_queued(self) -> None:
+        self.finished += [(self.in_flight.pop(f), NOT_SENT) for f in list(self.in_flight) if f.cancel()]
 
     def _collect(self, futures: list[Future[object]]) -> list[tuple[OutgoingSms, object]]:
         return [(self.in_flight.pop(f), f.result()) for f in futures]
@@ -472,8 +484,8 @@ class _Run:
     def _wind_down(self) -> None:
         """Leaving (stop, budget, or an error): sends not started are handed back, sends under way
         finish and are recorded. If even that fails, their leases expire and they are reconciled."""
-        not_started = [(self.in_flight.pop(f), NOT_SENT) for f in list(self.in_flight) if f.cancel()]
-        finished = self._collect(list(wait(self.in_flight).done)) + not_started
+        self._hand_back_queued()
+        finished, self.finished = self.finished + self._collect(list(wait(self.in_flight).done)), []
         if not finished:
             return
         try:

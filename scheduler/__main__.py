@@ -50,9 +50,10 @@ def _policy_from_env(interval_scale: float) -> DispatchPolicy:
     lease = float(os.environ.get("WORKER_LEASE_SECONDS", "") or 120)
     base = float(os.environ.get("WORKER_BACKOFF_SECONDS", "") or 30)
     after = float(os.environ.get("WORKER_RECONCILE_AFTER_SECONDS", "") or 30)
-    # A dispatch run keeps sending while rows are due, but stops claiming early enough to finish
-    # the sends in hand before its next firing (max_instances=1 would skip that one).
-    run = DISPATCH_SECONDS * interval_scale * 0.8
+    # A dispatch run keeps sending while rows are due, but stops early enough to finish the sends
+    # under way (one provider round trip; queued ones are handed back) before its next firing
+    # (max_instances=1 would skip that one).
+    run = DISPATCH_SECONDS * interval_scale * 0.9
     return DispatchPolicy(lease_seconds=lease, backoff_base=base, reconcile_after=after, run_seconds=run)
 
 

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test ci install translations extract-messages update-messages compile-messages lint bench clean demo-db worker web
+.PHONY: run test install extract-messages update-messages compile-messages lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

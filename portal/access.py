@@ -16,6 +16,11 @@ from flask_login import current_user
 from .models import Participant, StaffUser
 
 P = ParamSpec("P")
+
+
+def here() -> str:
+    """This page's path (and query, if any) to come back to after signing in."""
+    return request.full_path if request.query_string else request.path
 R = TypeVar("R")
 
 
@@ -33,7 +38,7 @@ def participant_required(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         if current_participant() is None:
-            return redirect(url_for("patient.sign_in", next=request.full_path))  # type: ignore[return-value]
+            return redirect(url_for("patient.sign_in", next=here()))  # type: ignore[return-value]
         return view(*args, **kwargs)
 
     return wrapped
@@ -47,7 +52,7 @@ def staff_required(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
             staff = current_staff()
             if staff is None:
-                return redirect(url_for("staff.sign_in", next=request.full_path))  # type: ignore[return-value]
+                return redirect(url_for("staff.sign_in", next=here()))  # type: ignore[return-value]
             if roles and staff.role not in roles:
                 abort(403)
             return view(*args, **kwargs)

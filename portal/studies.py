@@ -33,6 +33,8 @@ class ApplyReport:
     added_visits: int = 0
 
     def lines(self) -> list[str]:
+        if self.changes == ["protocol unchanged"]:
+            return ["study unchanged: the protocol file is the one already loaded"]
         head = "created study" if self.created else "updated study"
         return [head, *self.changes, f"visits moved: {self.moved_visits}", f"visits added: {self.added_visits}"]
 

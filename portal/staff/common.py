@@ -13,7 +13,7 @@ from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from .. import audit
-from ..access import current_staff
+from ..access import current_staff, here
 from ..audit import Actor
 from ..config import Settings
 from ..extensions import db_session
@@ -100,7 +100,7 @@ def idle_timeout() -> Response | None:
         logout_user()
         session.clear()
         flash(_("You were signed out after a period without activity."), "info")
-        return redirect(url_for("staff.sign_in", next=request.full_path if request.method == "GET" else None))
+        return redirect(url_for("staff.sign_in", next=here() if request.method == "GET" else None))
     session[SEEN_KEY] = _time.time()
     if staff.must_change_password and request.endpoint not in ("staff.change_password", "staff.sign_out"):
         return redirect(url_for("staff.change_password"))

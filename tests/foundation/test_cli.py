@@ -85,3 +85,13 @@ def test_init_db_on_a_fresh_postgres_database(postgres_template):
     finally:
         _drop_pg_database(admin, name)
         admin.dispose()
+
+
+def test_production_start_with_unsafe_settings_says_one_line(tmp_path: Path):
+    result = flask({"PORTAL_ENV": "production", "PORTAL_INSTANCE_PATH": str(tmp_path)}, "init-db")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        "configuration error: SECRET_KEY is missing or weak: set a random value of at least 32 characters "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+    ]

@@ -106,7 +106,8 @@ def test_cli_loads_the_protocol_idempotently(app, db):
     first = runner.invoke(args=["load-protocol"])
     second = runner.invoke(args=["load-protocol"])
     assert first.exit_code == 0, first.output
-    assert "created study" in first.output and "protocol unchanged" in second.output
+    assert "created study" in first.output and "study unchanged" in second.output
+    assert "updated study" not in second.output
     assert db.scalars(select(VisitDefinition)).all().__len__() == len(DESIGN_TABLE)
     assert len(db.scalars(select(ReminderRule)).all()) == 3
 

@@ -109,10 +109,15 @@ class StaffUser(LoginIdentity, Base):
     preferred_locale: Mapped[str] = mapped_column(String(12), default="zh_Hans_CN")
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The 30-second TOTP time step of the last accepted code: a code for this step or an earlier one
+    # is refused, so a code seen over someone's shoulder cannot be used again within its window.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set at each deactivation and kept after reactivation: a session signed in before it is over.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     sites: Mapped[list[Site]] = relationship(secondary=staff_sites, order_by="Site.id")

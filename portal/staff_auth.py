@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import segno
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit
 from .audit import Actor
@@ -118,17 +119,60 @@ def qr_svg(uri: str) -> str:
     return segno.make(uri, error="m").svg_inline(scale=5, dark="#1b1f24", light="#ffffff")
 
 
-def _totp_ok(secret: str, code: str, now: datetime) -> bool:
+def matched_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step whose code this is (now, one step before or after for clock drift), else None.
+
+    pyotp's ``verify`` only says yes or no; the step is what replay protection needs. This mirrors
+    ``verify(code, for_time=now, valid_window=1)`` (same timecode, same constant-time comparison);
+    pyotp>=2.10's ``verify_and_get_timecode`` does the same but the declared range starts at 2.9.
+    The newest matching step wins, so a rare collision never makes a fresh code look replayed.
+    """
     code = code.strip().replace(" ", "")
-    return code.isdigit() and len(code) == 6 and pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current + 1, current, current - 1):
+        if hmac.compare_digest(code, totp.generate_otp(step)):
+            return step
+    return None
+
+
+def _accept_step(session: Session, staff: StaffUser, step: int) -> bool:
+    """Record ``step`` as the last accepted one unless it is not newer than the one stored.
+
+    A conditional UPDATE, so two requests racing with the same code cannot both succeed
+    (PostgreSQL re-checks the WHERE after the first commits; SQLite serialises writers).
+    """
+    newer = or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step)
+    result = session.execute(
+        update(StaffUser).where(StaffUser.id == staff.id, newer).values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(staff, "totp_last_step", step)
+    return True
+
+
+def _check_totp(session: Session, staff: StaffUser, secret: str, code: str, now: datetime) -> str:
+    """'ok' (and the step is now used up), 'reused' for a code of an already used step, or 'bad'."""
+    step = matched_step(secret, code, now)
+    if step is None:
+        return "bad"
+    return "ok" if _accept_step(session, staff, step) else "reused"
 
 
 def enable_totp(
     session: Session, staff: StaffUser, secret: str, code: str, actor: Actor, now: datetime
 ) -> list[str]:
     """Turn the second factor on once the user proves their app has the secret; returns recovery codes."""
-    if not _totp_ok(secret, code, now):
-        raise StaffAuthError("bad_code")
+    result = _check_totp(session, staff, secret, code, now)
+    if result != "ok":
+        if result == "reused":
+            audit.record(session, actor, "staff.totp_enrol_failed", object_type="staff", object_id=staff.id,
+                         after={"reason": "totp_reused"})  # fmt: skip
+        raise StaffAuthError("reused" if result == "reused" else "bad_code")
     staff.totp_secret = secret
     staff.totp_enabled = True
     codes = _replace_recovery_codes(session, staff)
@@ -137,20 +181,25 @@ def enable_totp(
 
 
 def verify_second_factor(session: Session, staff: StaffUser, code: str, actor: Actor, now: datetime) -> str:
-    """'totp' or 'recovery' when the code is good; counts a failure (with lockout) otherwise."""
+    """'totp' or 'recovery' when the code is good; counts a failure (with lockout) otherwise.
+
+    A replayed TOTP code counts as a failure too: whoever sends it already passed the password step.
+    """
     if staff.locked_until is not None and staff.locked_until > now:
         raise StaffAuthError("locked")
-    if staff.totp_secret and _totp_ok(staff.totp_secret, code, now):
+    totp = _check_totp(session, staff, staff.totp_secret, code, now) if staff.totp_secret else "bad"
+    if totp == "ok":
         return "totp"
-    if _use_recovery_code(session, staff, code, now):
+    if totp == "bad" and _use_recovery_code(session, staff, code, now):
         audit.record(session, actor, "staff.recovery_code_used", object_type="staff", object_id=staff.id)
         return "recovery"
+    reason = "totp_reused" if totp == "reused" else "second_factor"
     staff.failed_logins += 1
     lock = lock_for(staff.failed_logins)
     staff.locked_until = now + lock if lock else None
     audit.record(session, actor, "staff.sign_in_failed", object_type="staff", object_id=staff.id,
-                 after={"reason": "second_factor", "failed": staff.failed_logins})  # fmt: skip
-    raise StaffAuthError("locked" if lock else "bad_code")
+                 after={"reason": reason, "failed": staff.failed_logins})  # fmt: skip
+    raise StaffAuthError("locked" if lock else "reused" if totp == "reused" else "bad_code")
 
 
 def _hash_code(code: str) -> str:
@@ -222,6 +271,7 @@ def admin_reset_password(
     if reset_second_factor:
         staff.totp_enabled = False
         staff.totp_secret = None
+        staff.totp_last_step = None  # the step belonged to the old secret
         _replace_recovery_codes(session, staff)
     audit.record(session, actor, "staff.password_reset", object_type="staff", object_id=staff.id,
                  after={"second_factor_reset": reset_second_factor})  # fmt: skip

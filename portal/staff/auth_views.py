@@ -29,6 +29,11 @@ PASSWORD_PROBLEMS = {
 }
 
 
+
+def code_reused_text() -> str:
+    return _("That code has already been used. Wait for the next code in your app and enter that one.")
+
+
 def _pending() -> StaffUser | None:
     """The account that passed the password step in this browser in the last five minutes."""
     data = session.get(PENDING_KEY)
@@ -90,7 +95,10 @@ def two_factor() -> str | Response:
                 session.pop(PENDING_KEY, None)
                 flash(_("Too many attempts. Please wait and sign in again."), "error")
                 return redirect(url_for("staff.sign_in"))
-            flash(_("That code is not right. Codes change every 30 seconds."), "error")
+            if exc.code == "reused":
+                flash(code_reused_text(), "error")
+            else:
+                flash(_("That code is not right. Codes change every 30 seconds."), "error")
         else:
             if method == "recovery":
                 flash(_("You used a recovery code; each works only once."), "info")
@@ -114,8 +122,12 @@ def totp_enrol() -> str | Response:
         try:
             codes = staff_auth.enable_totp(db_session(), staff, staff.totp_secret, form.code.data or "",
                                            actor(staff), now())  # fmt: skip
-        except staff_auth.StaffAuthError:
-            flash(_("That code is not right. Check the time on your phone and try the newest code."), "error")
+        except staff_auth.StaffAuthError as exc:
+            db_session().commit()  # keeps the audit row of a refused replay
+            if exc.code == "reused":
+                flash(code_reused_text(), "error")
+            else:
+                flash(_("That code is not right. Check the time on your phone and try the newest code."), "error")
         else:
             db_session().commit()
             if current_staff() is None:

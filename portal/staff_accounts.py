@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -57,3 +58,57 @@ def upsert_staff(
         after={"role": role, "full_name": full_name, "sites": ",".join(s.code for s in sites)},
     )  # fmt: skip
     return staff, created
+
+
+# --- deactivation ------------------------------------------------------------------------------
+
+REASON_MAX = 500
+
+
+class StaffStatusError(StaffAccountError):
+    """``code`` is a machine code the view translates: self | last_admin | reason_required | unchanged."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(code)
+
+
+def _other_active_admins(session: Session, staff: StaffUser) -> int:
+    # FOR UPDATE (PostgreSQL) locks the active admins' rows: two admins deactivating each other at
+    # once are serialised, and the second sees the first's change and is refused.
+    rows = session.scalars(
+        select(StaffUser.id).where(StaffUser.role == "admin", StaffUser.is_active.is_(True)).with_for_update()
+    ).all()
+    return len([i for i in rows if i != staff.id])
+
+
+def deactivate_staff(
+    session: Session, staff: StaffUser, reason: str, actor: Actor, now: datetime
+) -> None:
+    """The account can no longer sign in; its open sessions end at their next request (see the console)."""
+    reason = reason.strip()
+    if not reason:
+        raise StaffStatusError("reason_required")
+    if actor.id == staff.id:
+        raise StaffStatusError("self")
+    if not staff.is_active:
+        raise StaffStatusError("unchanged")
+    if staff.role == "admin" and _other_active_admins(session, staff) == 0:
+        raise StaffStatusError("last_admin")
+    staff.is_active = False
+    staff.deactivated_at = now
+    session.flush()
+    audit.record(session, actor, "staff.deactivate", object_type="staff", object_id=staff.id,
+                 before={"is_active": True}, after={"is_active": False, "deactivated_at": now.isoformat()},
+                 reason=reason[:REASON_MAX])  # fmt: skip
+
+
+def reactivate_staff(session: Session, staff: StaffUser, reason: str, actor: Actor) -> None:
+    """The account may sign in again (sessions from before the deactivation stay ended)."""
+    if staff.is_active:
+        raise StaffStatusError("unchanged")
+    staff.is_active = True
+    session.flush()
+    audit.record(session, actor, "staff.reactivate", object_type="staff", object_id=staff.id,
+                 before={"is_active": False}, after={"is_active": True},
+                 reason=reason.strip()[:REASON_MAX])  # fmt: skip

@@ -1,9 +1,9 @@
-"""Admin pages: study-team accounts (create, reset password) and the audit trail (filter, CSV export)."""
+"""Admin pages: study-team accounts (create, reset password, deactivate/reactivate) and the audit trail."""
 
 from __future__ import annotations
 
 from flask import Response as FlaskResponse
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -13,11 +13,11 @@ from .. import audit, audit_trail, staff_auth
 from ..access import staff_required
 from ..extensions import db_session
 from ..models import Site, StaffUser
-from ..staff_accounts import StaffAccountError, upsert_staff
+from ..staff_accounts import StaffAccountError, StaffStatusError, deactivate_staff, reactivate_staff, upsert_staff
 from .auth_views import password_problem_text
 from .blueprint import bp
-from .common import actor, parse_date, parse_int
-from .forms import ResetPasswordForm, StaffForm
+from .common import actor, now, parse_date, parse_int
+from .forms import DeactivateStaffForm, ReactivateStaffForm, ResetPasswordForm, StaffForm
 
 
 @bp.route("/admin/staff", methods=["GET", "POST"])
@@ -38,7 +38,8 @@ def staff_list() -> str | Response:
             return redirect(url_for("staff.staff_list"))
     people = db_session().scalars(select(StaffUser).options(selectinload(StaffUser.sites))
                                   .order_by(StaffUser.role, StaffUser.email)).all()  # fmt: skip
-    return render_template("staff/admin_staff.html", people=people, form=form, reset_form=ResetPasswordForm())
+    return render_template("staff/admin_staff.html", people=people, form=form, reset_form=ResetPasswordForm(),
+                           deactivate_form=DeactivateStaffForm(), reactivate_form=ReactivateStaffForm())  # fmt: skip
 
 
 @bp.post("/admin/staff/<int:staff_id>/reset")
@@ -59,6 +60,51 @@ def staff_reset(staff_id: int) -> Response:
             db_session().commit()
             flash(_("Temporary password set; %(email)s must change it at next sign-in.", email=target.email), "info")
     return redirect(url_for("staff.staff_list"))
+
+
+def _status_problem(code: str) -> str:
+    return {
+        "self": _("You cannot deactivate your own account."),
+        "last_admin": _("This is the last active admin account, so it cannot be deactivated."),
+        "reason_required": _("Please give the reason for deactivating the account."),
+        "unchanged": _("Nothing changed: the account was already in that state."),
+    }.get(code, _("Nothing changed: the account was already in that state."))
+
+
+def _change_status(staff_id: int, deactivate: bool) -> Response:
+    target = db_session().get(StaffUser, staff_id)
+    if target is None:
+        abort(404)
+    form = DeactivateStaffForm() if deactivate else ReactivateStaffForm()
+    if not form.validate_on_submit():
+        flash(_("Please give the reason for deactivating the account.") if deactivate
+              else _("The reason is too long."), "error")  # fmt: skip
+        return redirect(url_for("staff.staff_list"))
+    try:
+        if deactivate:
+            deactivate_staff(db_session(), target, form.reason.data or "", actor(), now())
+        else:
+            reactivate_staff(db_session(), target, form.reason.data or "", actor())
+    except StaffStatusError as exc:
+        db_session().rollback()
+        flash(_status_problem(exc.code), "error")
+    else:
+        db_session().commit()
+        flash(_("%(email)s is deactivated and can no longer sign in.", email=target.email) if deactivate
+              else _("%(email)s can sign in again.", email=target.email), "info")  # fmt: skip
+    return redirect(url_for("staff.staff_list"))
+
+
+@bp.post("/admin/staff/<int:staff_id>/deactivate")
+@staff_required("admin")
+def staff_deactivate(staff_id: int) -> Response:
+    return _change_status(staff_id, deactivate=True)
+
+
+@bp.post("/admin/staff/<int:staff_id>/reactivate")
+@staff_required("admin")
+def staff_reactivate(staff_id: int) -> Response:
+    return _change_status(staff_id, deactivate=False)
 
 
 def _audit_filter() -> audit_trail.AuditFilter:

@@ -15,7 +15,7 @@ from ..access import current_staff, staff_required
 from ..extensions import db_session
 from ..models import StaffUser
 from .blueprint import bp
-from .common import SEEN_KEY, actor, me, now, safe_next
+from .common import SEEN_KEY, SIGNED_IN_KEY, actor, me, now, safe_next
 from .forms import ChangePasswordForm, CodeForm, EnrolTotpForm, SignInForm
 
 PENDING_KEY = "staff_pending"
@@ -50,7 +50,7 @@ def _finish(staff: StaffUser, method: str) -> Response:
     db_session().commit()
     session.clear()  # nothing from before sign-in survives it
     login_user(staff)
-    session[SEEN_KEY] = _time.time()
+    session[SEEN_KEY] = session[SIGNED_IN_KEY] = _time.time()
     if staff.must_change_password:
         return redirect(url_for("staff.change_password"))
     return redirect(target)
@@ -135,7 +135,7 @@ def totp_enrol() -> str | Response:
                 db_session().commit()
                 session.clear()
                 login_user(staff)
-                session[SEEN_KEY] = _time.time()
+                session[SEEN_KEY] = session[SIGNED_IN_KEY] = _time.time()
             return render_template("staff/recovery_codes.html", codes=codes)
     uri = staff_auth.provisioning_uri(staff, staff.totp_secret)
     return render_template("staff/totp_enrol.html", form=form, qr=staff_auth.qr_svg(uri), secret=staff.totp_secret,

@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from flask_login import logout_user
+from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
 from .. import audit
@@ -23,6 +23,7 @@ from ..scoping import NotInScope, allowed_site_ids
 from .blueprint import bp
 
 SEEN_KEY = "staff_seen"
+SIGNED_IN_KEY = "staff_signed_in"  # epoch seconds of this session's sign-in
 
 
 def settings() -> Settings:
@@ -85,9 +86,39 @@ def not_in_scope(_exc: NotInScope) -> tuple[str, int]:
     return _("Not found."), 404
 
 
+def _ended_by_deactivation() -> StaffUser | None:
+    """The signed-in account, if it was deactivated (now, or after this session signed in)."""
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    if not isinstance(user, StaffUser):
+        return None
+    if not user.is_active:
+        return user
+    started = float(session.get(SIGNED_IN_KEY) or 0)
+    if user.deactivated_at is not None and started < user.deactivated_at.timestamp():
+        return user  # deactivated and reactivated since: the old session stays over
+    return None
+
+
+def _end_deactivated_session() -> Response | None:
+    staff = _ended_by_deactivation()
+    if staff is None:
+        return None
+    audit.record(db_session(), actor(staff), "staff.sign_out", object_type="staff", object_id=staff.id,
+                 reason="account deactivated")  # fmt: skip
+    db_session().commit()
+    logout_user()
+    session.clear()
+    flash(_("You were signed out because this account has been deactivated."), "info")
+    return redirect(url_for("staff.sign_in"))
+
+
 @bp.before_request
 def idle_timeout() -> Response | None:
-    """Shared ward computers: a staff session ends after STAFF_IDLE_MINUTES without a request."""
+    """Shared ward computers: a staff session ends after STAFF_IDLE_MINUTES without a request,
+    and at once when an admin deactivates the account."""
+    ended = _end_deactivated_session()
+    if ended is not None:
+        return ended
     staff = current_staff()
     if staff is None:
         return None

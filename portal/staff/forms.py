@@ -146,3 +146,11 @@ class StaffForm(FlaskForm):
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(_l("Temporary password"), validators=[DataRequired(), Length(max=256)])
     reset_second_factor = BooleanField(_l("Also reset the authenticator app"))
+
+
+class DeactivateStaffForm(FlaskForm):
+    reason = StringField(_l("Reason for deactivating"), validators=[DataRequired(), Length(max=500)])
+
+
+class ReactivateStaffForm(FlaskForm):
+    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=500)])

@@ -40,6 +40,7 @@ ROUTES: dict[str, frozenset[str] | None] = {
     "staff.consent_publish": EDIT, "staff.consent_file": ALL, "staff.reconsent": ALL,
     "staff.consent_record": EDIT,
     "staff.staff_list": ADMIN, "staff.staff_reset": ADMIN, "staff.audit_view": ADMIN, "staff.audit_export": ADMIN,
+    "staff.staff_deactivate": ADMIN, "staff.staff_reactivate": ADMIN,
 }  # fmt: skip
 SITE_SCOPED = {"participant_id", "visit_id", "request_id", "message_id", "panel_id", "enquiry_id"}
 

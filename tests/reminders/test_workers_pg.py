@@ -133,23 +133,28 @@ def test_sigkilled_workers_neither_duplicate_nor_lose_messages(
 ) -> None:
     state = fake_twilio.state
     state.callback_statuses = ()
-    state.latency = 0.05  # each create takes a moment, so kills land mid-send
+    state.latency = 0.1  # each create takes a moment, so kills land mid-send
     state.hang_seconds = 1.0
     state.fault_rates = {"timeout": 0.05, "500_created": 0.02}
     queue_many(db, 500)
-    env = worker_env(database_url, fake_twilio, tmp_path, TWILIO_TIMEOUT_MS="300", WORKER_LEASE_SECONDS="2",
-                     WORKER_RECONCILE_AFTER_SECONDS="0.5", WORKER_BACKOFF_SECONDS="0.2")  # fmt: skip
+    # Few sends at once keep the run long enough for twenty kills to land while rows are in hand.
+    env = worker_env(database_url, fake_twilio, tmp_path, TWILIO_TIMEOUT_MS="400", WORKER_LEASE_SECONDS="2",
+                     WORKER_RECONCILE_AFTER_SECONDS="0.5", WORKER_BACKOFF_SECONDS="0.2",
+                     WORKER_SEND_CONCURRENCY="2")  # fmt: skip
     workers = Workers(env, tmp_path)
     workers_factory.append(workers)
     for _ in range(3):
         workers.start()
     rng = random.Random(20261125)
     time.sleep(1.5)
+    kills_with_rows_in_hand = 0
     for _ in range(20):
         time.sleep(rng.uniform(0.05, 0.4))
         while not workers.working():
             time.sleep(0.1)
-        victim = rng.choice(workers.working())
+        busy = _workers_holding_claims(db, workers, within=3.0)
+        victim = rng.choice(busy or workers.working())
+        kills_with_rows_in_hand += bool(busy)
         victim.kill()  # SIGKILL: no cleanup at all
         victim.wait()
         workers.start()
@@ -159,7 +164,20 @@ def test_sigkilled_workers_neither_duplicate_nor_lose_messages(
     assert sum(1 for p in workers.procs if p.returncode == -signal.SIGKILL) >= 20
     logs = "".join(p.read_text() for p in tmp_path.glob("worker-*.log"))
     assert logs.count("started backend") >= 23  # every kill hit a worker that was running
-    assert "expired leases" in logs  # some kills landed between a claim and its outcome
+    assert kills_with_rows_in_hand >= 10  # kills landed between a claim and its outcome
+
+
+def _workers_holding_claims(db: Session, workers: Workers, within: float) -> list[subprocess.Popen[bytes]]:
+    """Running workers that hold claimed rows (claimed_by is "host:pid"), waiting up to ``within`` s for one."""
+    deadline = time.monotonic() + within
+    while True:
+        db.expire_all()
+        owners = db.scalars(select(OutboxMessage.claimed_by).where(OutboxMessage.status == "sending").distinct())
+        pids = {int(owner.rsplit(":", 1)[-1]) for owner in owners if owner}
+        busy = [p for p in workers.working() if p.pid in pids]
+        if busy or time.monotonic() > deadline:
+            return busy
+        time.sleep(0.05)
 
 
 def test_workers_recover_when_the_database_drops_their_connections(

@@ -16,6 +16,7 @@ from portal.models import Enquiry, OutboxMessage, Study
 from portal.participants import EnrolmentData, enrol_participant
 from portal.staff_accounts import upsert_staff
 
+from .checks import check_page
 from .conftest import screenshot
 
 PASSWORD = "Browser-Messages-Passw0rd-7"
@@ -30,24 +31,6 @@ TEXT = {
            "sent": "Your message has been sent to the study team at"},
 }  # fmt: skip
 PHONES = {"zh": "+8613900000701", "en": "+8613900000702"}
-
-SMALL_TARGETS_JS = """() => [...document.querySelectorAll(
-    'button, .button, input:not([type=hidden]), select, textarea, .tabs a')]
-  .filter(e => e.offsetParent !== null && !e.closest('.hp'))
-  .filter(e => !(['checkbox', 'radio'].includes(e.type) && e.labels.length
-                 && e.labels[0].getBoundingClientRect().height >= 44))
-  .map(e => [e.outerHTML.slice(0, 80), e.getBoundingClientRect()])
-  .filter(([_, r]) => r.height < 44 || r.width < 44)
-  .map(([html, r]) => `${html} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
-
-
-def check_page(page: Any, axe_check: Any, name: str) -> None:
-    screenshot(page, name)
-    violations = axe_check(page)
-    assert not violations, f"{name}: {violations}"
-    assert page.evaluate(SMALL_TARGETS_JS) == [], name
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{name} scrolls sideways"
-
 
 @pytest.fixture
 def people(live_server: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from .checks import check_page
 from .conftest import screenshot
 
 TEXT = {
@@ -21,25 +22,6 @@ TEXT = {
            "ics": "Add to my calendar", "consents": "Consent", "read": "Read", "results": "Results",
            "switch": "中文", "chart": "ALT, a liver enzyme", "legal": "signed paper consent form is the legal record"},
 }  # fmt: skip
-
-SMALL_TARGETS_JS = """() => [...document.querySelectorAll(
-    'button, .button, input:not([type=hidden]), select, textarea, .tabs a')]
-  .filter(e => e.offsetParent !== null)
-  // a checkbox whose label is a large tap target is fine: tapping the label ticks it
-  .filter(e => !(e.type === 'checkbox' && e.labels.length && e.labels[0].getBoundingClientRect().height >= 44))
-  .map(e => [e.outerHTML.slice(0, 80), e.getBoundingClientRect()])
-  .filter(([_, r]) => r.height < 44 || r.width < 44)
-  .map(([html, r]) => `${html} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
-
-
-def check_page(page: Any, axe_check: Any, name: str) -> None:
-    """axe-core: no serious/critical violations; tap targets ≥ 44 px; no sideways scrolling; screenshot."""
-    screenshot(page, name)
-    violations = axe_check(page)
-    assert not violations, f"{name}: {violations}"
-    assert page.evaluate(SMALL_TARGETS_JS) == [], name
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{name} scrolls sideways"
-
 
 def sign_in(page: Any, live_server: Any, who: str, axe_check: Any) -> None:
     t = TEXT[who.split("_")[0]]

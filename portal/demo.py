@@ -407,7 +407,7 @@ def _sign_in_help(session: Session, study: Study) -> list[str]:
         .limit(4)
     ).all()
     lines = ["", "Sign in as a participant at http://127.0.0.1:5000/ with one of these phone numbers;"]
-    lines.append("the 6-digit code is printed by the console SMS backend in this terminal:")
+    lines.append("the 6-digit code comes by SMS (SMS_BACKEND=console, the default, prints it in this terminal):")
     lines += [f"  {code}  {phone[3:6]} {phone[6:10]} {phone[10:]}  ({locale}, {status})" for code, phone, locale, status
               in rows]  # fmt: skip
     staff = session.scalars(select(StaffUser.email).order_by(StaffUser.id)).all()

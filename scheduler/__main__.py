@@ -27,7 +27,7 @@ from portal.dispatch import DispatchPolicy
 from portal.sms.pool import SendPool
 
 from . import logs
-from .jobs import DISPATCH_SECONDS, JOBS, WorkerContext, heartbeat
+from .jobs import DISPATCH_SECONDS, JOBS, WorkerContext, heartbeat, sign_off
 
 log = logging.getLogger("scheduler")
 
@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     for executor in scheduler._executors.values():
         executor.shutdown(wait=True)
     ctx.sender.close()
+    try:
+        sign_off(ctx)
+    except Exception:
+        log.warning("could not remove the heartbeat; it goes stale in 2 minutes", exc_info=True)
     engine.dispose()
     log.info("worker %s stopped", ctx.worker_id)
     return 0

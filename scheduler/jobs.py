@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from portal import dispatch, enquiries, reconcile, reminders, schedule
@@ -100,6 +100,12 @@ def heartbeat(ctx: WorkerContext) -> None:
                                         last_beat_at=now()))  # fmt: skip
         else:
             beat.last_beat_at = now()
+
+
+def sign_off(ctx: WorkerContext) -> None:
+    """A clean stop removes this worker's heartbeat, so /readyz and worker-status see it gone at once."""
+    with ctx.session_factory() as session, session.begin():
+        session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == ctx.worker_id))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ def test_worker_sends_with_console_backend_and_stops_cleanly_on_sigterm(
             if db.get(OutboxMessage, message.id).status == "delivered":
                 break
             time.sleep(0.2)
+        (beat,) = db.scalars(select(WorkerHeartbeat)).all()
+        assert beat.pid == proc.pid
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -56,8 +58,8 @@ def test_worker_sends_with_console_backend_and_stops_cleanly_on_sigterm(
     assert '"msg": "stopping on SIGTERM' in logs and "stopped" in logs
     assert "246810" not in logs and "+8613900000077" not in logs  # codes and full numbers never logged
     assert "246810" in out.decode()  # the console backend shows the developer the body on stdout
-    (beat,) = db.scalars(select(WorkerHeartbeat)).all()
-    assert beat.pid == proc.pid
+    db.expire_all()
+    assert db.scalars(select(WorkerHeartbeat)).all() == []  # a clean stop signs off at once
 
 
 def test_worker_status_cli(app: Flask, db: Session) -> None:

@@ -270,6 +270,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # workers open dozens of connections at once; the default 5 refuses some
 
     def __init__(self, state: FakeTwilio, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), Handler)

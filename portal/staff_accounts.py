@@ -45,6 +45,9 @@ def upsert_staff(
             raise StaffAccountError("a new account needs a password")
         staff = StaffUser(email=email, password_hash="")
         session.add(staff)
+    if not created and staff.role == "admin" and role != "admin" and staff.is_active \
+            and _other_active_admins(session, staff) == 0:
+        raise StaffAccountError("the last active admin must stay an admin: make another admin first")
     before = {"role": staff.role, "full_name": staff.full_name}
     staff.full_name = full_name
     staff.role = role

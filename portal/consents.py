@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from . import audit
@@ -65,12 +66,13 @@ def signed_consents(session: Session, participant: Participant) -> list[SignedCo
     ]
 
 
-def pending_reconsent(session: Session, participant: Participant) -> list[ConsentVersion]:
-    """Published versions needing re-consent, newer than what the participant signed, not yet
-    acknowledged or signed (in either language); one per version label, in their language if any."""
+@lru_cache(maxsize=1)
+def _pending_reconsent_query() -> Select[tuple[ConsentVersion]]:
+    """Built once: the layout runs this on every patient page and SQLAlchemy construction is slow."""
+    participant_id = bindparam("participant_id")
     signed_version = ConsentVersion.__table__.alias("signed_version")
     newer_than_signed = exists().where(
-        ConsentRecord.participant_id == participant.id,
+        ConsentRecord.participant_id == participant_id,
         ConsentRecord.version_id == signed_version.c.id,
         signed_version.c.document_id == ConsentVersion.document_id,
         signed_version.c.effective_date < ConsentVersion.effective_date,
@@ -81,15 +83,15 @@ def pending_reconsent(session: Session, participant: Participant) -> list[Consen
         same_label.c.label == ConsentVersion.label,
         (
             exists().where(
-                ConsentAcknowledgement.participant_id == participant.id,
+                ConsentAcknowledgement.participant_id == participant_id,
                 ConsentAcknowledgement.version_id == same_label.c.id,
             )
             | exists().where(
-                ConsentRecord.participant_id == participant.id, ConsentRecord.version_id == same_label.c.id
+                ConsentRecord.participant_id == participant_id, ConsentRecord.version_id == same_label.c.id
             )
         ),
     )
-    candidates = session.scalars(
+    return (
         select(ConsentVersion)
         .where(
             ConsentVersion.requires_reconsent.is_(True),
@@ -99,7 +101,13 @@ def pending_reconsent(session: Session, participant: Participant) -> list[Consen
         )
         .options(joinedload(ConsentVersion.document))
         .order_by(ConsentVersion.effective_date, ConsentVersion.id)
-    ).all()
+    )
+
+
+def pending_reconsent(session: Session, participant: Participant) -> list[ConsentVersion]:
+    """Published versions needing re-consent, newer than what the participant signed, not yet
+    acknowledged or signed (in either language); one per version label, in their language if any."""
+    candidates = session.scalars(_pending_reconsent_query(), {"participant_id": participant.id}).all()
     chosen: dict[tuple[int, str], ConsentVersion] = {}
     for version in candidates:
         key = (version.document_id, version.label)

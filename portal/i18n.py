@@ -51,10 +51,13 @@ def to_local(moment: datetime, tz: str | ZoneInfo) -> datetime:
     return moment.astimezone(zone)
 
 
+# Cached: Babel re-parses the locale and pattern on every call, and a page shows dozens of dates.
+@lru_cache(maxsize=4096)
 def long_date(day: date, locale: str) -> str:
     return format_date(day, _LONG_DATE[_lang(locale)], locale=locale)
 
 
+@lru_cache(maxsize=4096)
 def short_date(day: date, locale: str) -> str:
     return format_date(day, _SHORT_DATE[_lang(locale)], locale=locale)
 

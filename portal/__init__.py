@@ -68,6 +68,9 @@ def _init_operations(app: Flask, settings: Settings) -> None:
 
 def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    from .template_i18n import install as install_template_gettext
+
+    install_template_gettext(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"

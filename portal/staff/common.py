@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time as _time
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
@@ -146,6 +147,12 @@ def no_store(response: Response) -> Response:
 
 
 def _labels() -> dict[str, str]:
+    return _labels_for(str(get_locale()))
+
+
+@lru_cache(maxsize=8)
+def _labels_for(locale: str) -> dict[str, str]:
+    """Built once per locale (``locale`` is the request's, which ``_`` uses): every console page needs them."""
     return {
         "admin": _("Admin"), "coordinator": _("Coordinator"), "investigator": _("Investigator"),
         "active": _("Active"), "withdrawn": _("Withdrawn"), "completed": _("Completed"), "deceased": _("Deceased"),
@@ -160,7 +167,7 @@ def _labels() -> dict[str, str]:
 
 @bp.context_processor
 def console_globals() -> dict[str, Any]:
-    labels = _labels()
+    labels = _labels()  # shared across requests: read only
 
     def label(code: str | None) -> str:
         return labels.get(code or "", code or "")

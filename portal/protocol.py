@@ -104,6 +104,18 @@ class _Checker:
                 return number
         return None
 
+    def identify(self, item: dict[str, Any], index: int, noun: str, seen: set[str]) -> tuple[str, str, int | None]:
+        """An item's code, how problems name it ("visit W4", "site #2") and its line; flags a
+        missing or duplicate code."""
+        code = str(item.get("code", "")).strip()
+        where = f"{noun} {code or f'#{index}'}"
+        line = self.line_of("code", code) if code else None
+        if not code:
+            self.add(where, "missing code")
+        elif code in seen:
+            self.add(where, f"duplicate {noun} code {code!r}", line)
+        return code, where, line
+
     def add(self, where: str, problem: str, line: int | None = None) -> None:
         place = f"line {line}, {where}" if line else where
         self.problems.append(f"{place}: {problem}")
@@ -172,13 +184,7 @@ def _arms(items: Any, check: _Checker) -> list[ArmSpec]:
         return []
     arms: list[ArmSpec] = []
     for index, item in enumerate(items, start=1):
-        code = str(item.get("code", "")).strip()
-        where = f"arm {code or index}"
-        line = check.line_of("code", code) if code else None
-        if not code:
-            check.add(where, "missing code")
-        elif code in {a.code for a in arms}:
-            check.add(where, f"duplicate arm code {code!r}", line)
+        code, where, line = check.identify(item, index, "arm", {a.code for a in arms})
         _translated(item, ("name",), where, check, line=line)
         arms.append(ArmSpec(code, str(item.get("name_zh", "")), str(item.get("name_en", ""))))
     return arms
@@ -200,13 +206,7 @@ def _visits(items: Any, arm_codes: set[str], check: _Checker) -> list[VisitSpec]
 def _visit(
     item: dict[str, Any], index: int, arm_codes: set[str], seen: set[str], check: _Checker
 ) -> VisitSpec | None:
-    code = str(item.get("code", "")).strip()
-    where = f"visit {code or f'#{index}'}"
-    line = check.line_of("code", code) if code else None
-    if not code:
-        check.add(where, "missing code")
-    elif code in seen:
-        check.add(where, f"duplicate visit code {code!r}", line)
+    code, where, line = check.identify(item, index, "visit", seen)
     kind = item.get("kind")
     if kind not in VISIT_KINDS:
         check.add(where, f"kind must be one of {', '.join(VISIT_KINDS)}, got {kind!r}", line)
@@ -275,13 +275,7 @@ def _check_order_and_overlap(visits: list[VisitSpec], arm_codes: set[str], check
 def _rules(items: Any, check: _Checker) -> list[ReminderRuleSpec]:
     rules: list[ReminderRuleSpec] = []
     for index, item in enumerate(items or [], start=1):
-        code = str(item.get("code", "")).strip()
-        where = f"reminder rule {code or f'#{index}'}"
-        line = check.line_of("code", code) if code else None
-        if not code:
-            check.add(where, "missing code")
-        elif code in {r.code for r in rules}:
-            check.add(where, f"duplicate reminder rule code {code!r}", line)
+        code, where, line = check.identify(item, index, "reminder rule", {r.code for r in rules})
         days = item.get("days_before")
         if not isinstance(days, int) or isinstance(days, bool) or days < 0:
             check.add(where, f"days_before must be 0 or more (got {days!r})", line)
@@ -305,13 +299,7 @@ def _rules(items: Any, check: _Checker) -> list[ReminderRuleSpec]:
 def _sites(items: Any, check: _Checker) -> list[SiteSpec]:
     sites: list[SiteSpec] = []
     for index, item in enumerate(items or [], start=1):
-        code = str(item.get("code", "")).strip()
-        where = f"site {code or f'#{index}'}"
-        line = check.line_of("code", code) if code else None
-        if not code:
-            check.add(where, "missing code")
-        elif code in {s.code for s in sites}:
-            check.add(where, f"duplicate site code {code!r}", line)
+        code, where, line = check.identify(item, index, "site", {s.code for s in sites})
         for key in SITE_FIELDS:
             if not str(item.get(key, "")).strip():
                 check.add(where, f"missing {key}", line)

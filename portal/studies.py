@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -81,28 +82,41 @@ def _update_study(study: Study, spec: ProtocolSpec) -> None:
     study.content = spec.content
 
 
+StudyItem = TypeVar("StudyItem", Arm, Site, VisitDefinition, ReminderRule)
+
+
+def _by_code(session: Session, model: type[StudyItem], study: Study) -> dict[str, StudyItem]:
+    """The study's existing rows of one kind, by their protocol code."""
+    return {row.code: row for row in session.scalars(select(model).where(model.study_id == study.id))}
+
+
+def _row_for(
+    session: Session, existing: dict[str, StudyItem], model: type[StudyItem], study: Study, code: str,
+    noun: str, report: ApplyReport,
+) -> StudyItem:  # fmt: skip
+    """The existing row for ``code``, or a new one added (and reported)."""
+    row = existing.get(code)
+    if row is None:
+        row = model(study_id=study.id, code=code)
+        session.add(row)
+        existing[code] = row
+        report.changes.append(f"{noun} {code} added")
+    return row
+
+
 def _sync_arms(session: Session, study: Study, spec: ProtocolSpec, report: ApplyReport) -> dict[str, Arm]:
-    existing = {a.code: a for a in session.scalars(select(Arm).where(Arm.study_id == study.id))}
+    existing = _by_code(session, Arm, study)
     for arm_spec in spec.arms:
-        arm = existing.get(arm_spec.code)
-        if arm is None:
-            arm = Arm(study_id=study.id, code=arm_spec.code)
-            session.add(arm)
-            existing[arm_spec.code] = arm
-            report.changes.append(f"arm {arm_spec.code} added")
+        arm = _row_for(session, existing, Arm, study, arm_spec.code, "arm", report)
         arm.name_zh, arm.name_en = arm_spec.name_zh, arm_spec.name_en
     session.flush()
     return existing
 
 
 def _sync_sites(session: Session, study: Study, spec: ProtocolSpec, report: ApplyReport) -> None:
-    existing = {s.code: s for s in session.scalars(select(Site).where(Site.study_id == study.id))}
+    existing = _by_code(session, Site, study)
     for site_spec in spec.sites:
-        site = existing.get(site_spec.code)
-        if site is None:
-            site = Site(study_id=study.id, code=site_spec.code)
-            session.add(site)
-            report.changes.append(f"site {site_spec.code} added")
+        site = _row_for(session, existing, Site, study, site_spec.code, "site", report)
         for key, value in site_spec.values.items():
             if hasattr(Site, key):
                 setattr(site, key, value)
@@ -111,9 +125,7 @@ def _sync_sites(session: Session, study: Study, spec: ProtocolSpec, report: Appl
 def _sync_visit_definitions(
     session: Session, study: Study, spec: ProtocolSpec, arms: dict[str, Arm], report: ApplyReport
 ) -> dict[str, VisitDefinition]:
-    existing = {
-        d.code: d for d in session.scalars(select(VisitDefinition).where(VisitDefinition.study_id == study.id))
-    }
+    existing = _by_code(session, VisitDefinition, study)
     removed = set(existing) - {v.code for v in spec.visits}
     if removed:
         used = session.scalars(
@@ -124,12 +136,7 @@ def _sync_visit_definitions(
         for code in removed:
             session.delete(existing.pop(code))
     for sequence, visit_spec in enumerate(spec.visits, start=1):
-        definition = existing.get(visit_spec.code)
-        if definition is None:
-            definition = VisitDefinition(study_id=study.id, code=visit_spec.code)
-            session.add(definition)
-            existing[visit_spec.code] = definition
-            report.changes.append(f"visit {visit_spec.code} added")
+        definition = _row_for(session, existing, VisitDefinition, study, visit_spec.code, "visit", report)
         _fill_definition(definition, visit_spec, sequence, arms)
     return existing
 
@@ -154,7 +161,7 @@ def _fill_definition(definition: VisitDefinition, spec: VisitSpec, sequence: int
 
 
 def _sync_rules(session: Session, study: Study, spec: ProtocolSpec, report: ApplyReport) -> None:
-    existing = {r.code: r for r in session.scalars(select(ReminderRule).where(ReminderRule.study_id == study.id))}
+    existing = _by_code(session, ReminderRule, study)
     for rule_spec in spec.reminder_rules:
         rule = existing.pop(rule_spec.code, None)
         if rule is None:

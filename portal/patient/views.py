@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from flask import (
     abort,
@@ -281,12 +282,19 @@ def home() -> str:
     return render_template("patient/home.html", summary=summary, today=today, confirm_form=EmptyForm())
 
 
+Found = TypeVar("Found")
+
+
+def _found(row: Found | None) -> Found:
+    """What the ownership-checked query returned, or 404: another participant's id leaks nothing."""
+    if row is None:
+        abort(404)
+    return row
+
+
 def _visit_or_404(visit_id: int) -> vv.VisitItem:
     me = _me()
-    item = vv.load_visit(db_session(), me, visit_id, _locale(), _today(me))
-    if item is None:
-        abort(404)
-    return item
+    return _found(vv.load_visit(db_session(), me, visit_id, _locale(), _today(me)))
 
 
 @bp.get("/visits/<int:visit_id>")
@@ -441,10 +449,7 @@ def consent_list() -> str:
 
 
 def _version_or_404(version_id: int) -> ConsentVersion:
-    version = consents.version_for(db_session(), _me(), version_id)
-    if version is None:
-        abort(404)
-    return version
+    return _found(consents.version_for(db_session(), _me(), version_id))
 
 
 @bp.get("/consents/<int:version_id>")
@@ -504,9 +509,7 @@ def results() -> str:
 @participant_required
 def result(panel_id: int) -> str:
     me = _me()
-    panel = results_summary.released_panel(db_session(), me.id, panel_id, _locale())
-    if panel is None:
-        abort(404)
+    panel = _found(results_summary.released_panel(db_session(), me.id, panel_id, _locale()))
     _viewed(me, "result", panel_id)
     return render_template("patient/result.html", panel=panel)
 

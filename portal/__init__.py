@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
-    engine = make_engine(settings)
+    engine = make_engine(settings, ping="idle")
     app.extensions["engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine)
     app.teardown_appcontext(close_db_session)
@@ -63,7 +63,7 @@ def _init_operations(app: Flask, settings: Settings) -> None:
 
     init_ops(app)
     init_security(app, settings)
-    init_static(app)
+    init_static(app, watch=not settings.is_production)
 
 
 def _init_extensions(app: Flask) -> None:

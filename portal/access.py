@@ -10,18 +10,30 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import abort, redirect, request, url_for
+from flask import abort, redirect, request, session, url_for
 from flask_login import current_user
 
 from .models import Participant, StaffUser
 
 P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def here() -> str:
     """This page's path (and query, if any) to come back to after signing in."""
     return request.full_path if request.query_string else request.path
-R = TypeVar("R")
+
+
+# The idle stamp moves forward at most this often: an unchanged session is neither re-signed nor
+# sent back as a new cookie on every page. Sessions may so end up to this much before the limit.
+SEEN_REFRESH_SECONDS = 30
+
+
+def touch_seen(key: str, now: float) -> None:
+    """Record activity for the idle timeout under ``key`` (epoch seconds)."""
+    last = session.get(key)
+    if not isinstance(last, int | float) or now - float(last) >= SEEN_REFRESH_SECONDS:
+        session[key] = int(now)
 
 
 def current_participant() -> Participant | None:

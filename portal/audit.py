@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent
@@ -54,6 +55,25 @@ def record(
     )
     session.add(event)
     return event
+
+
+_VIEW_INSERT = insert(AuditEvent.__table__)
+
+
+def record_view(session: Session, actor: Actor, action: str, *, object_type: str, object_id: object = "",
+                participant_id: int | None = None, site_id: int | None = None) -> None:
+    """An audit row for reading a page, written at once with one plain INSERT.
+
+    Page views are the commonest audit rows (every participant page writes one) and change
+    nothing else, so they skip the ORM's unit of work; the row is in the same transaction as
+    anything else the request writes, and the caller commits as usual.
+    """
+    session.execute(_VIEW_INSERT, {
+        "actor_type": actor.type, "actor_id": actor.id, "actor_role": actor.role, "request_id": actor.request_id,
+        "ip_address": actor.ip_address, "action": action, "object_type": object_type,
+        "object_id": str(object_id) if object_id not in (None, "") else "", "participant_id": participant_id,
+        "site_id": site_id, "before": None, "after": None, "reason": "",
+    })  # fmt: skip
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+import time
+from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
 
+# A pooled connection idle for longer than this is pinged before use (see _ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 1.0
 
-def make_engine(settings: Settings, **kwargs: Any) -> Engine:
+
+def make_engine(settings: Settings, *, ping: Literal["always", "idle"] = "always", **kwargs: Any) -> Engine:
+    """``ping="always"`` tests every pooled PostgreSQL connection before use (the worker);
+    ``"idle"`` only one that sat unused for a second or more (the portal: see _ping_when_idle)."""
     url = settings.database_url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -24,8 +30,35 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", settings.db_pool_size)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    kwargs.setdefault("pool_pre_ping", ping == "always")
+    engine = create_engine(url, **kwargs)
+    if ping == "idle":
+        _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling without a round trip on every page.
+
+    A connection handed back less than a second ago was working then; under load that is every
+    checkout, and a ping each time would add a round trip to every page. One that sat longer
+    (quiet hours, or the seconds a database restart takes) is pinged, and a dead one makes the
+    pool discard every connection older than now and open a fresh one, as pool_pre_ping does.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure means this connection cannot be trusted
+            raise exc.InvalidatePoolError() from error
 
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:

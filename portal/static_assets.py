@@ -16,13 +16,19 @@ FINGERPRINTED = re.compile(r"^(?P<stem>.+)\.(?P<digest>[0-9a-f]{12})(?P<suffix>\
 
 
 class StaticAssets:
-    """Digests of the files under one folder, recomputed when a file's mtime changes."""
+    """Digests of the files under one folder. With ``watch`` (development) a digest is recomputed
+    when the file's mtime changes; without it (production: files change only with a deploy,
+    which restarts the processes) each name is worked out once, not on every ``url_for``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, watch: bool = True) -> None:
         self.folder = folder
+        self.watch = watch
         self._cache: dict[str, tuple[float, str]] = {}
+        self._names: dict[str, str] = {}
 
     def digest(self, filename: str) -> str | None:
+        if not self.watch and filename in self._cache:
+            return self._cache[filename][1]
         path = (self.folder / filename).resolve()
         if not path.is_relative_to(self.folder.resolve()) or not path.is_file():
             return None
@@ -34,11 +40,16 @@ class StaticAssets:
         return cached[1]
 
     def fingerprint(self, filename: str) -> str:
+        known = None if self.watch else self._names.get(filename)
+        if known is not None:
+            return known
         digest = self.digest(filename)
         if digest is None:
             return filename
         stem, dot, suffix = filename.rpartition(".")
-        return f"{stem}.{digest}.{suffix}" if dot else f"{filename}.{digest}"
+        name = f"{stem}.{digest}.{suffix}" if dot else f"{filename}.{digest}"
+        self._names[filename] = name
+        return name
 
     def resolve(self, requested: str) -> tuple[str, bool]:
         """(real file name, whether the request named its current fingerprint)."""
@@ -49,10 +60,10 @@ class StaticAssets:
         return real, self.digest(real) == match["digest"]
 
 
-def init_static(app: Flask) -> None:
+def init_static(app: Flask, *, watch: bool) -> None:
     if app.static_folder is None:
         return
-    assets = StaticAssets(Path(app.static_folder))
+    assets = StaticAssets(Path(app.static_folder), watch=watch)
     app.extensions["static_assets"] = assets
 
     @app.url_defaults

@@ -127,7 +127,7 @@ def messages() -> Response | str:
     sent, confirmation = _confirmation(me)
     thread = pm.participant_conversation(db, me)
     unread = set(pm.mark_replies_read(db, me, _actor(me), datetime.now(UTC)))
-    audit.record(db, _actor(me), "portal.view_messages", object_type="messages", participant_id=me.id,
+    audit.record_view(db, _actor(me), "portal.view_messages", object_type="messages", participant_id=me.id,
                  site_id=me.site_id)  # fmt: skip
     db.commit()
     return render_template(
@@ -144,6 +144,6 @@ def study_news() -> str:
     db = db_session()
     entries = news.news_for(db, me)
     news.mark_read(db, me, [e.item.id for e in entries if not e.read], datetime.now(UTC))
-    audit.record(db, _actor(me), "portal.view_news", object_type="news", participant_id=me.id, site_id=me.site_id)
+    audit.record_view(db, _actor(me), "portal.view_news", object_type="news", participant_id=me.id, site_id=me.site_id)
     db.commit()
     return render_template("patient/news.html", entries=entries, when=lambda m: when(m, me), unread_news=0)

@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 
 from .. import audit, calendar_feed, consents, dispatch, patient_requests, reminders, results_summary, signin
 from .. import visit_view as vv
-from ..access import current_participant, current_staff, participant_required
+from ..access import current_participant, current_staff, participant_required, touch_seen
 from ..audit import Actor
 from ..config import SUPPORTED_LOCALES, Settings
 from ..extensions import db_session
@@ -82,7 +82,7 @@ def _actor(participant: Participant) -> Actor:
 
 def _viewed(participant: Participant, what: str, object_id: object = "") -> None:
     """Every view of participant data leaves an audit row (DESIGN.md invariant 7)."""
-    audit.record(
+    audit.record_view(
         db_session(), _actor(participant), f"portal.view_{what}", object_type=what, object_id=object_id,
         participant_id=participant.id, site_id=participant.site_id,
     )  # fmt: skip
@@ -129,7 +129,7 @@ def _session_guard() -> Response | None:
         session.clear()
         flash(_("You were signed out after a time without activity, to keep your information safe."), "info")
         return redirect(url_for("patient.sign_in"))
-    session["seen"] = int(now)
+    touch_seen("seen", now)
     if participant.status in CLOSED_STATUSES and request.endpoint not in CLOSED_ALLOWED:
         return redirect(url_for("patient.closed"))
     return None

@@ -14,7 +14,7 @@ from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
 from .. import audit
-from ..access import current_staff, here
+from ..access import current_staff, here, touch_seen
 from ..audit import Actor
 from ..config import Settings
 from ..extensions import db_session
@@ -133,7 +133,7 @@ def idle_timeout() -> Response | None:
         session.clear()
         flash(_("You were signed out after a period without activity."), "info")
         return redirect(url_for("staff.sign_in", next=here() if request.method == "GET" else None))
-    session[SEEN_KEY] = _time.time()
+    touch_seen(SEEN_KEY, _time.time())
     if staff.must_change_password and request.endpoint not in ("staff.change_password", "staff.sign_out"):
         return redirect(url_for("staff.change_password"))
     return None

@@ -211,6 +211,17 @@ def test_idle_timeout_signs_out(client, make_participant, sign_in):
         assert "自动退出登录" in client.get("/sign-in").get_data(as_text=True)
 
 
+def test_activity_keeps_the_session_alive_without_a_new_cookie_on_every_page(client, make_participant, sign_in):
+    sign_in(make_participant())
+    with time_machine.travel(TODAY + timedelta(minutes=1), tick=False):
+        assert "Set-Cookie" in client.get("/").headers  # activity recorded: the idle clock restarts
+        assert "Set-Cookie" not in client.get("/").headers  # a moment later: nothing new to send
+    with time_machine.travel(TODAY + timedelta(minutes=30), tick=False):
+        assert client.get("/").status_code == 200  # 29 minutes after the last activity, still in
+    with time_machine.travel(TODAY + timedelta(minutes=61), tick=False):
+        assert client.get("/").status_code == 302
+
+
 def test_keep_me_signed_in_survives_idle_time(client, make_participant, sign_in):
     sign_in(make_participant(), keep=True)
     with time_machine.travel(TODAY + timedelta(days=3), tick=False):

@@ -7,17 +7,21 @@ participant opened and acknowledged a new version. Files live under
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import Select, bindparam, exists, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from . import audit
 from .audit import Actor
 from .models import ConsentAcknowledgement, ConsentDocument, ConsentRecord, ConsentVersion, Participant
+
+T = TypeVar("T")
 
 
 class ConsentFileMissing(LookupError):
@@ -66,10 +70,9 @@ def signed_consents(session: Session, participant: Participant) -> list[SignedCo
     ]
 
 
-@lru_cache(maxsize=1)
-def _pending_reconsent_query() -> Select[tuple[ConsentVersion]]:
-    """Built once: the layout runs this on every patient page and SQLAlchemy construction is slow."""
-    participant_id = bindparam("participant_id")
+def pending_reconsent_conditions(participant_id: object) -> tuple[ColumnElement[bool], ...]:
+    """Where a ConsentVersion needs this participant's re-consent: published, flagged, newer than
+    what they signed of the same document, and no version of that label acknowledged or signed."""
     signed_version = ConsentVersion.__table__.alias("signed_version")
     newer_than_signed = exists().where(
         ConsentRecord.participant_id == participant_id,
@@ -92,13 +95,30 @@ def _pending_reconsent_query() -> Select[tuple[ConsentVersion]]:
         ),
     )
     return (
+        ConsentVersion.requires_reconsent.is_(True),
+        ConsentVersion.published_at.is_not(None),
+        newer_than_signed,
+        ~already_done,
+    )
+
+
+def one_per_label(versions: Iterable[T], preferred_locale: str, key: Callable[[T], tuple[int, str, str]]) -> list[T]:
+    """One version per (document, label), in the participant's language when there is one;
+    ``key`` gives (document_id, label, locale). Order is kept."""
+    chosen: dict[tuple[int, str], T] = {}
+    for version in versions:
+        document_id, label, locale = key(version)
+        if (document_id, label) not in chosen or locale == preferred_locale:
+            chosen[(document_id, label)] = version
+    return list(chosen.values())
+
+
+@lru_cache(maxsize=1)
+def _pending_reconsent_query() -> Select[tuple[ConsentVersion]]:
+    """Built once: SQLAlchemy statement construction is slow."""
+    return (
         select(ConsentVersion)
-        .where(
-            ConsentVersion.requires_reconsent.is_(True),
-            ConsentVersion.published_at.is_not(None),
-            newer_than_signed,
-            ~already_done,
-        )
+        .where(*pending_reconsent_conditions(bindparam("participant_id")))
         .options(joinedload(ConsentVersion.document))
         .order_by(ConsentVersion.effective_date, ConsentVersion.id)
     )
@@ -108,12 +128,7 @@ def pending_reconsent(session: Session, participant: Participant) -> list[Consen
     """Published versions needing re-consent, newer than what the participant signed, not yet
     acknowledged or signed (in either language); one per version label, in their language if any."""
     candidates = session.scalars(_pending_reconsent_query(), {"participant_id": participant.id}).all()
-    chosen: dict[tuple[int, str], ConsentVersion] = {}
-    for version in candidates:
-        key = (version.document_id, version.label)
-        if key not in chosen or version.locale == participant.preferred_locale:
-            chosen[key] = version
-    return list(chosen.values())
+    return one_per_label(candidates, participant.preferred_locale, lambda v: (v.document_id, v.label, v.locale))
 
 
 def version_for(session: Session, participant: Participant, version_id: int) -> ConsentVersion | None:

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from . import audit
@@ -115,11 +115,13 @@ def publish_news(
     return item, notified
 
 
-def _visible(participant: Participant) -> object:
-    return and_(
-        NewsItem.study_id == participant.study_id,
-        or_(NewsItem.site_id.is_(None), NewsItem.site_id == participant.site_id),
-    )
+def _visible(participant: Participant) -> ColumnElement[bool]:
+    return visible_to(participant.study_id, participant.site_id)
+
+
+def visible_to(study_id: object, site_id: object) -> ColumnElement[bool]:
+    """News for the whole study or for this site (values or bound parameters)."""
+    return and_(NewsItem.study_id == study_id, or_(NewsItem.site_id.is_(None), NewsItem.site_id == site_id))
 
 
 def news_for(session: Session, participant: Participant, limit: int = 50) -> list[NewsEntry]:
@@ -135,15 +137,16 @@ def news_for(session: Session, participant: Participant, limit: int = 50) -> lis
     return [NewsEntry(item, read_at is not None) for item, read_at in rows]
 
 
-def unread_news_query(participant: Participant) -> Select[tuple[int]]:
+def unread_news_query(participant_id: object, study_id: object, site_id: object) -> Select[tuple[int]]:
+    """How many visible items the participant has not read (values or bound parameters)."""
     read = select(NewsReceipt.news_item_id).where(
-        NewsReceipt.participant_id == participant.id, NewsReceipt.read_at.is_not(None)
+        NewsReceipt.participant_id == participant_id, NewsReceipt.read_at.is_not(None)
     )
-    return select(func.count(NewsItem.id)).where(_visible(participant), NewsItem.id.not_in(read))
+    return select(func.count(NewsItem.id)).where(visible_to(study_id, site_id), NewsItem.id.not_in(read))
 
 
 def unread_news_count(session: Session, participant: Participant) -> int:
-    return session.scalar(unread_news_query(participant)) or 0
+    return session.scalar(unread_news_query(participant.id, participant.study_id, participant.site_id)) or 0
 
 
 def mark_read(session: Session, participant: Participant, item_ids: Collection[int], now: datetime) -> int:

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from . import audit
@@ -128,19 +128,16 @@ def participant_conversation(session: Session, participant: Participant, limit: 
     ))  # fmt: skip
 
 
-def _unread(participant: Participant) -> object:
+def _unread(participant: Participant) -> ColumnElement[bool]:
+    return unread_replies(participant.id)
+
+
+def unread_replies(participant_id: object) -> ColumnElement[bool]:
+    """The team's portal replies the participant has not opened (a value or a bound parameter)."""
     return (
-        (OutboxMessage.participant_id == participant.id) & (OutboxMessage.channel == "portal")
+        (OutboxMessage.participant_id == participant_id) & (OutboxMessage.channel == "portal")
         & (OutboxMessage.direction == "out") & OutboxMessage.read_at.is_(None)
     )  # fmt: skip
-
-
-def unread_count_query(participant: Participant) -> Select[tuple[int]]:
-    return select(func.count(OutboxMessage.id)).where(_unread(participant))
-
-
-def unread_count(session: Session, participant: Participant) -> int:
-    return session.scalar(unread_count_query(participant)) or 0
 
 
 def mark_replies_read(session: Session, participant: Participant, actor: Actor, now: datetime) -> list[int]:

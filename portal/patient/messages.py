@@ -72,20 +72,6 @@ def when(moment: datetime, participant: Participant) -> str:
     return f"{long_date(local.date(), _locale())} {clock(local, _locale())}"
 
 
-@bp.context_processor
-def _message_counts() -> dict[str, object]:
-    """Unread replies and news, for the navigation on every participant page."""
-    participant = current_participant()
-    if participant is None or request.endpoint in ("patient.sign_in", "patient.enter_code"):
-        return {"unread_messages": 0, "unread_news": 0}
-    # Both badges in one statement (two scalar subqueries): this runs on every participant page.
-    messages, items = db_session().execute(
-        select(pm.unread_count_query(participant).scalar_subquery(),
-               news.unread_news_query(participant).scalar_subquery())
-    ).one()  # fmt: skip
-    return {"unread_messages": messages or 0, "unread_news": items or 0}
-
-
 def _confirmation(participant: Participant) -> tuple[OutboxMessage | None, str]:
     """The message just sent (loaded through the participant, never by a bare id) and its confirmation."""
     sent_id = session.pop(SENT_KEY, None)

@@ -36,6 +36,7 @@ from ..extensions import db_session
 from ..i18n import clock, long_date, normalize_locale, short_date, to_local
 from ..models import ConsentVersion, Participant
 from ..participants import set_sms_opt_out
+from ..patient_chrome import PatientChrome, patient_chrome
 from ..phones import PhoneError, normalize_phone
 from ..schedule import ScheduleError, confirm_visit
 from .blueprint import bp
@@ -100,13 +101,17 @@ def _safe_next(target: str | None) -> str | None:
 def _patient_globals() -> dict[str, object]:
     participant = current_participant()
     locale = _locale()
-    pending = []
-    if participant is not None and participant.status not in CLOSED_STATUSES:
-        pending = consents.pending_reconsent(db_session(), participant)
+    chrome = PatientChrome(0, 0, ())
+    if participant is not None and request.endpoint not in ("patient.sign_in", "patient.enter_code"):
+        chrome = patient_chrome(db_session(), participant)
     return {
         "me": participant,
         "site": participant.site if participant else None,
-        "pending_consents": pending,
+        # Closed participants see no re-consent banner: there is nothing left for them to sign.
+        "pending_consents": () if participant is None or participant.status in CLOSED_STATUSES
+        else chrome.pending_consent_ids,
+        "unread_messages": chrome.unread_messages,
+        "unread_news": chrome.unread_news,
         "fdate": lambda d: long_date(d, locale),
         "fshort": lambda d: short_date(d, locale),
         "ftime": lambda t: clock(t, locale),

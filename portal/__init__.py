@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -107,11 +109,22 @@ def _load_user(user_id: str) -> Participant | StaffUser | None:
     # One statement per request: every page reads the participant's site (time zone, header) and
     # study, and every staff page the staff member's sites (scoping), so they come in the same row set.
     if prefix == "p":
-        return db_session().get(Participant, int(raw_id),
-                                options=[joinedload(Participant.site), joinedload(Participant.study)])  # fmt: skip
+        return db_session().scalars(_participant_by_id(), {"id": int(raw_id)}).first()
     if prefix == "s":
-        return db_session().get(StaffUser, int(raw_id), options=[joinedload(StaffUser.sites)])
+        return db_session().scalars(_staff_by_id(), {"id": int(raw_id)}).unique().first()
     return None
+
+
+@lru_cache(maxsize=1)
+def _participant_by_id() -> Select[tuple[Participant]]:
+    """Built once: this runs on every participant request, and building a statement costs more than running it."""
+    return (select(Participant).where(Participant.id == bindparam("id"))
+            .options(joinedload(Participant.site), joinedload(Participant.study)))  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _staff_by_id() -> Select[tuple[StaffUser]]:
+    return select(StaffUser).where(StaffUser.id == bindparam("id")).options(joinedload(StaffUser.sites))
 
 
 def _select_locale() -> str:

@@ -113,14 +113,16 @@ def messages() -> Response | str:
     sent, confirmation = _confirmation(me)
     thread = pm.participant_conversation(db, me)
     unread = set(pm.mark_replies_read(db, me, _actor(me), datetime.now(UTC)))
-    audit.record_view(db, _actor(me), "portal.view_messages", object_type="messages", participant_id=me.id,
-                 site_id=me.site_id)  # fmt: skip
-    db.commit()
-    return render_template(
+    html = render_template(
         "patient/messages.html", form=form, error=error, thread=thread, unread=unread, sent=sent,
         confirmation=confirmation, topics=topic_labels(), topic_order=MESSAGE_TOPICS, when=lambda m: when(m, me),
         body_max=pm.BODY_MAX, closed=me.status in pm.CLOSED_STATUSES, unread_messages=0,
     )  # fmt: skip
+    # After rendering, so the page's reads and these writes are one transaction, one commit.
+    audit.record_view(db, _actor(me), "portal.view_messages", object_type="messages", participant_id=me.id,
+                      site_id=me.site_id)  # fmt: skip
+    db.commit()
+    return html
 
 
 @bp.get("/news")
@@ -130,6 +132,7 @@ def study_news() -> str:
     db = db_session()
     entries = news.news_for(db, me)
     news.mark_read(db, me, [e.item.id for e in entries if not e.read], datetime.now(UTC))
+    html = render_template("patient/news.html", entries=entries, when=lambda m: when(m, me), unread_news=0)
     audit.record_view(db, _actor(me), "portal.view_news", object_type="news", participant_id=me.id, site_id=me.site_id)
     db.commit()
-    return render_template("patient/news.html", entries=entries, when=lambda m: when(m, me), unread_news=0)
+    return html

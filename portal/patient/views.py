@@ -90,6 +90,14 @@ def _viewed(participant: Participant, what: str, object_id: object = "") -> None
     db_session().commit()
 
 
+def _render_viewed(template: str, what: str, object_id: object = "", **context: object) -> str:
+    """Render, then record the view and commit: the page's reads (including the layout's) share
+    one transaction, and a page whose audit row could not be written is never shown."""
+    html = render_template(template, **context)
+    _viewed(_me(), what, object_id)
+    return html
+
+
 def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths: never an open redirect."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -283,8 +291,7 @@ def home() -> str:
     me = _me()
     today = _today(me)
     summary = vv.summarize(vv.load_visits(db_session(), me, _locale(), today), today)
-    _viewed(me, "home")
-    return render_template("patient/home.html", summary=summary, today=today, confirm_form=EmptyForm())
+    return _render_viewed("patient/home.html", "home", summary=summary, today=today)
 
 
 Found = TypeVar("Found")
@@ -306,8 +313,7 @@ def _visit_or_404(visit_id: int) -> vv.VisitItem:
 @participant_required
 def visit(visit_id: int) -> str:
     item = _visit_or_404(visit_id)
-    _viewed(_me(), "visit", visit_id)
-    return render_template("patient/visit.html", item=item, confirm_form=EmptyForm())
+    return _render_viewed("patient/visit.html", "visit", visit_id, item=item)
 
 
 @bp.post("/visits/<int:visit_id>/confirm")
@@ -449,8 +455,7 @@ bp.add_url_rule("/calendar/feed/<token>.ics", endpoint="calendar_feed", view_fun
 def consent_list() -> str:
     me = _me()
     signed = consents.signed_consents(db_session(), me)
-    _viewed(me, "consents")
-    return render_template("patient/consents.html", signed=signed)
+    return _render_viewed("patient/consents.html", "consents", signed=signed)
 
 
 def _version_or_404(version_id: int) -> ConsentVersion:
@@ -463,8 +468,8 @@ def consent_version(version_id: int) -> str:
     version = _version_or_404(version_id)
     me = _me()
     pending = consents.is_pending(db_session(), me, version)
-    _viewed(me, "consent_version", version_id)
-    return render_template("patient/consent.html", version=version, pending=pending, form=EmptyForm())
+    return _render_viewed("patient/consent.html", "consent_version", version_id, version=version, pending=pending,
+                          form=EmptyForm())
 
 
 @bp.get("/consents/<int:version_id>/file")
@@ -506,8 +511,7 @@ def results() -> str:
     charts = [
         (t, results_summary.trend_svg(t, f"trend-{t.code}", [labels[d] for d, _v, _s in t.points])) for t in trends
     ]
-    _viewed(me, "results")
-    return render_template("patient/results.html", panels=list(reversed(panels)), charts=charts)
+    return _render_viewed("patient/results.html", "results", panels=list(reversed(panels)), charts=charts)
 
 
 @bp.get("/results/<int:panel_id>")
@@ -515,8 +519,7 @@ def results() -> str:
 def result(panel_id: int) -> str:
     me = _me()
     panel = _found(results_summary.released_panel(db_session(), me.id, panel_id, _locale()))
-    _viewed(me, "result", panel_id)
-    return render_template("patient/result.html", panel=panel)
+    return _render_viewed("patient/result.html", "result", panel_id, panel=panel)
 
 
 # --- contact, SMS settings, language ---------------------------------------------------------

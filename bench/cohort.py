@@ -259,7 +259,8 @@ def _visit_rows(rows: Rows, ids: Ids, shape: StudyShape, pid: int, n: int, site_
             scheduled_at = _local_utc(max(target, today + timedelta(days=1)), shape.tz)
             target = max(target, min(today + timedelta(days=1), target + timedelta(days=after)))
         rows.add(Visit.__table__, {
-            "id": vid, "participant_id": pid, "definition_id": def_id, "is_infusion": shape.arm_links[(def_id, arm_id)],
+            "id": vid, "participant_id": pid, "site_id": site_id, "definition_id": def_id,
+            "is_infusion": shape.arm_links[(def_id, arm_id)],
             "target_date": target, "window_start": min(target, day0 + timedelta(days=offset - before)),
             "window_end": max(target, day0 + timedelta(days=offset + after)), "scheduled_at": scheduled_at,
             "actual_date": actual, "status": status, "updated_at": now,

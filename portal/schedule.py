@@ -98,6 +98,7 @@ def create_visits(session: Session, participant: Participant) -> list[Visit]:
     visits = [
         Visit(
             participant_id=participant.id,
+            site_id=participant.site_id,
             definition_id=p.definition_id,
             target_date=p.target_date,
             window_start=p.window_start,

@@ -202,7 +202,8 @@ def _realign_visits(
             if visit is None:
                 if planned.window_end >= today:
                     session.add(Visit(
-                        participant_id=participant.id, definition_id=planned.definition_id,
+                        participant_id=participant.id, site_id=participant.site_id,
+                        definition_id=planned.definition_id,
                         target_date=planned.target_date, window_start=planned.window_start,
                         window_end=planned.window_end, is_infusion=planned.is_infusion,
                     ))  # fmt: skip

@@ -75,9 +75,9 @@ def _due_visits(session: Session, site_ids: set[int], today: date, horizon: date
     rows = session.execute(
         select(Visit.id, Visit.scheduled_at, Visit.target_date, Visit.window_start, Visit.window_end, Site.timezone)
         .join(Participant, Participant.id == Visit.participant_id)
-        .join(Site, Site.id == Participant.site_id)
+        .join(Site, Site.id == Visit.site_id)
         .where(
-            Participant.site_id.in_(site_ids),
+            Visit.site_id.in_(site_ids),  # this site's visits only (ix_visits_site_status_*)
             Participant.status == "active",
             Visit.status.in_(OPEN_VISIT_STATUSES),
             or_(
@@ -134,15 +134,24 @@ def _pending(site_ids: set[int]) -> Any:
 
 def pending_requests_page(session: Session, site_ids: set[int], page: int = 1,
                           size: int = REQUESTS_PAGE_SIZE) -> tuple[list[RescheduleRequest], Paging]:  # fmt: skip
-    """One page of pending requests, oldest first, with the total from the same statement."""
+    """One page of pending requests, oldest first, with the total from the same statement: the
+    page's ids (and the count) are picked from the requests alone, and only those rows are joined
+    to their participant, site, visit and visit definition."""
     page = max(page, 1)
-    rows = session.execute(
-        _pending(site_ids).add_columns(func.count().over())
-        .options(contains_eager(RescheduleRequest.participant).joinedload(Participant.site),
-                 joinedload(RescheduleRequest.visit).joinedload(Visit.definition))
+    chosen = (
+        select(RescheduleRequest.id, func.count().over().label("total"))
+        .join(Participant, Participant.id == RescheduleRequest.participant_id)
+        .where(RescheduleRequest.status == "pending", Participant.site_id.in_(site_ids))
         .order_by(RescheduleRequest.created_at, RescheduleRequest.id)
         .limit(size).offset((page - 1) * size)
-    ).unique().all()  # fmt: skip
+    ).subquery()  # fmt: skip
+    rows = session.execute(
+        select(RescheduleRequest, chosen.c.total)
+        .join(chosen, chosen.c.id == RescheduleRequest.id)
+        .options(joinedload(RescheduleRequest.participant).joinedload(Participant.site),
+                 joinedload(RescheduleRequest.visit).joinedload(Visit.definition))
+        .order_by(RescheduleRequest.created_at, RescheduleRequest.id)
+    ).all()  # fmt: skip
     total = rows[0][1] if rows else 0
     if not rows and page > 1:
         total = session.scalar(select(func.count()).select_from(_pending(site_ids).subquery())) or 0

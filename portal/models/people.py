@@ -41,6 +41,8 @@ class Participant(LoginIdentity, Base):
             name="sms_opt_out_channel",
         ),
         Index("ix_participants_site_status", "site_id", "status"),
+        # Target of visits' (participant_id, site_id) foreign key: a visit's site is its participant's.
+        UniqueConstraint("id", "site_id", name="uq_participants_id_site"),
         # The roster's default page: one site's participants in study-code order, read in index order.
         Index("ix_participants_site_code", "site_id", "study_code"),
         Index("ix_participants_phone", "phone_e164"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, check_in, utcnow
@@ -25,10 +25,18 @@ class Visit(Base):
         Index("ix_visits_participant_target", "participant_id", "target_date"),
         Index("ix_visits_status_target", "status", "target_date"),
         Index("ix_visits_status_scheduled", "status", "scheduled_at"),
+        # A site's worklist reads only that site's open visits, by day or by booked time.
+        Index("ix_visits_site_status_target", "site_id", "status", "target_date"),
+        Index("ix_visits_site_status_scheduled", "site_id", "status", "scheduled_at"),
+        ForeignKeyConstraint(["participant_id", "site_id"], ["participants.id", "participants.site_id"],
+                             name="fk_visits_participant_site"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    # With site_id, a foreign key to the participant's (id, site_id): the site is the
+    # participant's, copied so that a site's worklist never scans other sites' visits.
+    participant_id: Mapped[int] = mapped_column()
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     definition_id: Mapped[int] = mapped_column(ForeignKey("visit_definitions.id"), index=True)
     is_infusion: Mapped[bool] = mapped_column(default=False)
     target_date: Mapped[date] = mapped_column(Date)

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
@@ -19,6 +19,7 @@ from ..audit import Actor
 from ..config import Settings
 from ..extensions import db_session
 from ..i18n import to_local
+from ..id_urls import id_url
 from ..models import StaffUser
 from ..scoping import NotInScope, allowed_site_ids
 from .blueprint import bp
@@ -172,10 +173,15 @@ def console_globals() -> dict[str, Any]:
     def label(code: str | None) -> str:
         return labels.get(code or "", code or "")
 
-    def local_dt(moment: datetime | None) -> str:
-        return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
+    timezone = settings().default_timezone
 
-    return {"staff_user": current_staff, "role_label": label, "status_label": label, "local_dt": local_dt}
+    def local_dt(moment: datetime | None) -> str:
+        # A fixed numeric pattern, the same in every locale: strftime, not Babel's formatter.
+        return to_local(moment, timezone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    return {"staff_user": current_staff, "role_label": label, "status_label": label, "local_dt": local_dt,
+            "participant_url": id_url("staff.participant", "participant_id"),
+            "visit_url": id_url("staff.visit", "visit_id"), "id_url": id_url}  # fmt: skip
 
 
 def back(default_endpoint: str, **values: Any) -> Response:

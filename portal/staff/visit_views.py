@@ -27,13 +27,7 @@ EDITORS = ("admin", "coordinator")
 def worklist_view() -> str:
     pages = {name: parse_int(request.args.get(f"{name}_page")) or 1 for name in worklist.SECTIONS}
     wl = worklist.build(db_session(), site_ids(), today(), pages=pages)
-    accept_forms = {}
-    for req in wl.requests:
-        form = AcceptRequestForm(prefix=f"r{req.id}")
-        form.day.choices = [(d.isoformat(), d.isoformat()) for d in req.proposed_dates]
-        accept_forms[req.id] = form
-    return render_template("staff/worklist.html", wl=wl, today=today(), accept_forms=accept_forms,
-                           decline_form=DeclineRequestForm())  # fmt: skip
+    return render_template("staff/worklist.html", wl=wl, today=today())
 
 
 @bp.get("/visits/<int:visit_id>")

@@ -266,6 +266,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['study_id'], ['studies.id'], name=op.f('fk_participants_study_id_studies')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_participants')),
     sa.UniqueConstraint('calendar_token_hash', name=op.f('uq_participants_calendar_token_hash')),
+    sa.UniqueConstraint('id', 'site_id', name='uq_participants_id_site'),
     sa.UniqueConstraint('study_id', 'phone_e164', name=op.f('uq_participants_study_id_phone_e164')),
     sa.UniqueConstraint('study_id', 'study_code', name=op.f('uq_participants_study_id_study_code'))
     )
@@ -378,6 +379,7 @@ def upgrade() -> None:
     op.create_table('visits',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('participant_id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
     sa.Column('definition_id', sa.Integer(), nullable=False),
     sa.Column('is_infusion', sa.Boolean(), nullable=False),
     sa.Column('target_date', sa.Date(), nullable=False),
@@ -394,13 +396,16 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('planned', 'scheduled', 'confirmed', 'completed', 'missed', 'cancelled')", name=op.f('ck_visits_status')),
     sa.CheckConstraint('window_start <= target_date AND target_date <= window_end', name=op.f('ck_visits_window')),
     sa.ForeignKeyConstraint(['definition_id'], ['visit_definitions.id'], name=op.f('fk_visits_definition_id_visit_definitions')),
-    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_visits_participant_id_participants')),
+    sa.ForeignKeyConstraint(['participant_id', 'site_id'], ['participants.id', 'participants.site_id'], name='fk_visits_participant_site'),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_visits_site_id_sites')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_visits')),
     sa.UniqueConstraint('participant_id', 'definition_id', name=op.f('uq_visits_participant_id_definition_id'))
     )
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_visits_definition_id'), ['definition_id'], unique=False)
         batch_op.create_index('ix_visits_participant_target', ['participant_id', 'target_date'], unique=False)
+        batch_op.create_index('ix_visits_site_status_scheduled', ['site_id', 'status', 'scheduled_at'], unique=False)
+        batch_op.create_index('ix_visits_site_status_target', ['site_id', 'status', 'target_date'], unique=False)
         batch_op.create_index('ix_visits_status_scheduled', ['status', 'scheduled_at'], unique=False)
         batch_op.create_index('ix_visits_status_target', ['status', 'target_date'], unique=False)
 
@@ -629,6 +634,8 @@ def downgrade() -> None:
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.drop_index('ix_visits_status_target')
         batch_op.drop_index('ix_visits_status_scheduled')
+        batch_op.drop_index('ix_visits_site_status_target')
+        batch_op.drop_index('ix_visits_site_status_scheduled')
         batch_op.drop_index('ix_visits_participant_target')
         batch_op.drop_index(batch_op.f('ix_visits_definition_id'))
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from markupsafe import Markup, escape
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .analytes import BY_CODE, SCORE_EXPLANATIONS
@@ -75,23 +76,28 @@ def _fmt(number: float, decimals: int = 1) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _released(participant_id: int) -> Select[tuple[ResultPanel]]:
-    return (
+@lru_cache(maxsize=2)
+def _released(one_panel: bool) -> Select[tuple[ResultPanel]]:
+    """Built once with bound parameters (construction costs more than running): a participant's
+    released panels, or one of them, with values, visit and visit definition."""
+    query = (
         select(ResultPanel)
-        .where(ResultPanel.participant_id == participant_id, ResultPanel.released_at.is_not(None))
+        .where(ResultPanel.participant_id == bindparam("participant_id"), ResultPanel.released_at.is_not(None))
         .options(selectinload(ResultPanel.values), joinedload(ResultPanel.visit).joinedload(Visit.definition))
         .order_by(ResultPanel.collected_on, ResultPanel.id)
     )
+    return query.where(ResultPanel.id == bindparam("panel_id")) if one_panel else query
 
 
 def released_panels(session: Session, participant_id: int, locale: str) -> list[PanelSummary]:
-    panels = session.scalars(_released(participant_id)).unique().all()
+    panels = session.scalars(_released(False), {"participant_id": participant_id}).unique().all()
     return [summarize(p, locale) for p in panels]
 
 
 def released_panel(session: Session, participant_id: int, panel_id: int, locale: str) -> PanelSummary | None:
     """One released panel of this participant; None for unreleased or anyone else's."""
-    panel = session.scalars(_released(participant_id).where(ResultPanel.id == panel_id)).unique().one_or_none()
+    panel = session.scalars(_released(True), {"participant_id": participant_id, "panel_id": panel_id}
+                            ).unique().one_or_none()  # fmt: skip
     return summarize(panel, locale) if panel else None
 
 

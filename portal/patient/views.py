@@ -34,6 +34,7 @@ from ..audit import Actor
 from ..config import SUPPORTED_LOCALES, Settings
 from ..extensions import db_session
 from ..i18n import clock, long_date, normalize_locale, short_date, to_local
+from ..id_urls import id_url
 from ..models import ConsentVersion, Participant
 from ..participants import set_sms_opt_out
 from ..patient_chrome import PatientChrome, patient_chrome
@@ -125,6 +126,7 @@ def _patient_globals() -> dict[str, object]:
         "ftime": lambda t: clock(t, locale),
         "loc": lambda obj, field: str(getattr(obj, f"{field}_{'zh' if locale.startswith('zh') else 'en'}")),
         "is_zh": locale.startswith("zh"),
+        "id_url": id_url,
     }
 
 

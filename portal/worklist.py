@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 from . import audit
 from .audit import Actor
 from .i18n import clock, short_date, to_local, translations
-from .models import Participant, RescheduleRequest, Site, StaffUser, Visit
+from .models import Participant, RescheduleRequest, Site, StaffUser, Visit, VisitDefinition
 from .models.visits import OPEN_VISIT_STATUSES
 from .outbox import queue_sms
 from .schedule import ScheduleError, schedule_visit, window_state
@@ -28,9 +28,21 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True)
 class WorkItem:
-    visit: Visit
+    """One open visit as the worklist shows it: plain values, read in the same statement that
+    sorts the visits into sections (no ORM objects for a list that can hold hundreds)."""
+
+    visit_id: int
     local_day: date  # the booked day, or the target day when not booked yet
     state: str  # upcoming | in_window | overdue
+    scheduled_at: datetime | None
+    status: str
+    is_infusion: bool
+    window_start: date
+    window_end: date
+    visit_code: str
+    participant_id: int
+    study_code: str
+    full_name: str
 
 
 PAGE_SIZE = 50  # rows per section page: a busy site's week stays one quick page at a time
@@ -54,28 +66,21 @@ class Worklist:
     paging: dict[str, Paging]  # "today" | "week" | "overdue" | "requests"
 
 
-@dataclass(frozen=True)
-class _Due:
-    """One open visit as light columns: enough to place it in a section and order it."""
-
-    visit_id: int
-    local_day: date
-    state: str
-    scheduled_at: datetime | None
-
-
 def _page(total: int, asked: int, size: int) -> Paging:
     pages = max(1, -(-total // size))
     return Paging(total, min(max(asked, 1), pages), pages)
 
 
-def _due_visits(session: Session, site_ids: set[int], today: date, horizon: date) -> dict[str, list[_Due]]:
-    """Every open visit of active participants due before the horizon, as plain tuples (no ORM
-    objects): sorted into today / week / overdue by the site-local day, earliest first."""
+def _due_visits(session: Session, site_ids: set[int], today: date, horizon: date) -> dict[str, list[WorkItem]]:
+    """Every open visit of active participants due before the horizon, as plain rows: sorted
+    into today / week / overdue by the site-local day, earliest first."""
     rows = session.execute(
-        select(Visit.id, Visit.scheduled_at, Visit.target_date, Visit.window_start, Visit.window_end, Site.timezone)
+        select(Visit.id, Visit.scheduled_at, Visit.target_date, Visit.window_start, Visit.window_end, Site.timezone,
+               Visit.status, Visit.is_infusion, VisitDefinition.code, Participant.id, Participant.study_code,
+               Participant.full_name)
         .join(Participant, Participant.id == Visit.participant_id)
         .join(Site, Site.id == Visit.site_id)
+        .join(VisitDefinition, VisitDefinition.id == Visit.definition_id)
         .where(
             Visit.site_id.in_(site_ids),  # this site's visits only (ix_visits_site_status_*)
             Participant.status == "active",
@@ -88,17 +93,17 @@ def _due_visits(session: Session, site_ids: set[int], today: date, horizon: date
             ),
         )
     )  # fmt: skip
-    lists: dict[str, list[_Due]] = {"today": [], "week": [], "overdue": []}
-    for visit_id, scheduled_at, target, wstart, wend, tz in rows:
+    lists: dict[str, list[WorkItem]] = {"today": [], "week": [], "overdue": []}
+    for visit_id, scheduled_at, target, wstart, wend, tz, status, infusion, code, pid, study_code, name in rows:
         day = to_local(scheduled_at, tz).date() if scheduled_at else target
         state = window_state(wstart, wend, today)
-        due = _Due(visit_id, day, state, scheduled_at)
+        item = WorkItem(visit_id, day, state, scheduled_at, status, infusion, wstart, wend, code, pid, study_code, name)
         if state == "overdue" or day < today:
-            lists["overdue"].append(due)
+            lists["overdue"].append(item)
         elif day == today:
-            lists["today"].append(due)
+            lists["today"].append(item)
         elif day <= horizon:
-            lists["week"].append(due)
+            lists["week"].append(item)
     latest = datetime.max.replace(tzinfo=UTC)
     for items in lists.values():
         items.sort(key=lambda d: (d.local_day, d.scheduled_at or latest, d.visit_id))
@@ -108,20 +113,14 @@ def _due_visits(session: Session, site_ids: set[int], today: date, horizon: date
 def build(session: Session, site_ids: set[int], today: date, days: int = 7,
           pages: dict[str, int] | None = None) -> Worklist:  # fmt: skip
     """Open visits of active participants whose booked or target day falls before today + days,
-    one page per section; only the shown rows are loaded as objects (one query for all sections)."""
+    one page per section (one statement for all sections), and a page of pending requests."""
     pages = pages or {}
     lists = _due_visits(session, set(site_ids), today, today + timedelta(days=days))
     paging = {name: _page(len(items), pages.get(name, 1), PAGE_SIZE) for name, items in lists.items()}
     shown = {name: items[(paging[name].page - 1) * PAGE_SIZE:paging[name].page * PAGE_SIZE]
              for name, items in lists.items()}  # fmt: skip
-    ids = [d.visit_id for items in shown.values() for d in items]
-    visits = {v.id: v for v in session.scalars(
-        select(Visit).where(Visit.id.in_(ids))
-        .options(joinedload(Visit.participant).joinedload(Participant.site), joinedload(Visit.definition))
-    ).unique()} if ids else {}  # fmt: skip
-    items = {name: [WorkItem(visits[d.visit_id], d.local_day, d.state) for d in due] for name, due in shown.items()}
     requests, paging["requests"] = pending_requests_page(session, site_ids, pages.get("requests", 1))
-    return Worklist(items["today"], items["week"], items["overdue"], requests, paging)
+    return Worklist(shown["today"], shown["week"], shown["overdue"], requests, paging)
 
 
 def _pending(site_ids: set[int]) -> Any:

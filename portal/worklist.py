@@ -78,11 +78,14 @@ def _due_visits(session: Session, site_ids: set[int], today: date, horizon: date
         select(Visit.id, Visit.scheduled_at, Visit.target_date, Visit.window_start, Visit.window_end, Site.timezone,
                Visit.status, Visit.is_infusion, VisitDefinition.code, Participant.id, Participant.study_code,
                Participant.full_name)
-        .join(Participant, Participant.id == Visit.participant_id)
+        .join(Participant, (Participant.id == Visit.participant_id) & (Participant.site_id == Visit.site_id))
         .join(Site, Site.id == Visit.site_id)
         .join(VisitDefinition, VisitDefinition.id == Visit.definition_id)
         .where(
-            Visit.site_id.in_(site_ids),  # this site's visits only (ix_visits_site_status_*)
+            # this site's visits only (ix_visits_site_status_*), and only its participants: the
+            # planner then reads the active ones from ix_participants_site_status, not every site's
+            Visit.site_id.in_(site_ids),
+            Participant.site_id.in_(site_ids),
             Participant.status == "active",
             Visit.status.in_(OPEN_VISIT_STATUSES),
             or_(

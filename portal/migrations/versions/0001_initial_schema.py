@@ -274,7 +274,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_participants_arm_id'), ['arm_id'], unique=False)
         batch_op.create_index('ix_participants_phone', ['phone_e164'], unique=False)
         batch_op.create_index('ix_participants_site_code', ['site_id', 'study_code'], unique=False)
-        batch_op.create_index('ix_participants_site_status', ['site_id', 'status'], unique=False)
+        batch_op.create_index('ix_participants_site_status', ['site_id', 'status'], unique=False, postgresql_include=['id', 'study_code', 'full_name'])
 
     op.create_table('staff_sites',
     sa.Column('staff_id', sa.Integer(), nullable=False),
@@ -663,7 +663,7 @@ def downgrade() -> None:
 
     op.drop_table('staff_sites')
     with op.batch_alter_table('participants', schema=None) as batch_op:
-        batch_op.drop_index('ix_participants_site_status')
+        batch_op.drop_index('ix_participants_site_status', postgresql_include=['id', 'study_code', 'full_name'])
         batch_op.drop_index('ix_participants_site_code')
         batch_op.drop_index('ix_participants_phone')
         batch_op.drop_index(batch_op.f('ix_participants_arm_id'))

@@ -7,17 +7,20 @@ doctor explains the rest.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy.orm import Session
 
 from .analytes import BY_CODE, SCORE_EXPLANATIONS
 from .i18n import translations
-from .models import ResultPanel, Visit
+from .models import ResultPanel, ResultValue, Visit, VisitDefinition
+from .models.results import flag_for
 
 FLAG_WORDS = {"normal": "within", "high": "above", "low": "below"}
 
@@ -46,7 +49,7 @@ class ValueLine:
 
 @dataclass(frozen=True)
 class PanelSummary:
-    panel: ResultPanel
+    panel_id: int
     visit_name: str
     collected_on: date
     values: list[ValueLine]
@@ -58,7 +61,7 @@ class PanelSummary:
 
     @property
     def id(self) -> int:
-        return self.panel.id
+        return self.panel_id
 
 
 @dataclass(frozen=True)
@@ -77,35 +80,48 @@ def _fmt(number: float, decimals: int = 1) -> str:
 
 
 @lru_cache(maxsize=2)
-def _released(one_panel: bool) -> Select[tuple[ResultPanel]]:
-    """Built once with bound parameters (construction costs more than running): a participant's
-    released panels, or one of them, with values, visit and visit definition."""
+def _released_rows(one_panel: bool) -> Select[Any]:
+    """A participant's released panels (or one of them), one row per value with the panel's
+    columns and its visit's names: one statement, plain rows, built once with bound parameters."""
     query = (
-        select(ResultPanel)
+        select(ResultPanel.id, ResultPanel.collected_on, ResultPanel.meld, ResultPanel.meld_na,
+               ResultPanel.child_pugh_class, VisitDefinition.name_zh, VisitDefinition.name_en, ResultValue.analyte,
+               ResultValue.value, ResultValue.unit, ResultValue.ref_low, ResultValue.ref_high)
+        .join(Visit, Visit.id == ResultPanel.visit_id)
+        .join(VisitDefinition, VisitDefinition.id == Visit.definition_id)
+        .outerjoin(ResultValue, ResultValue.panel_id == ResultPanel.id)
         .where(ResultPanel.participant_id == bindparam("participant_id"), ResultPanel.released_at.is_not(None))
-        .options(selectinload(ResultPanel.values), joinedload(ResultPanel.visit).joinedload(Visit.definition))
         .order_by(ResultPanel.collected_on, ResultPanel.id)
-    )
+    )  # fmt: skip
     return query.where(ResultPanel.id == bindparam("panel_id")) if one_panel else query
 
 
+def _summaries(rows: Iterable[Row[Any]], locale: str) -> list[PanelSummary]:
+    panels: dict[int, tuple[Row[Any], list[Row[Any]]]] = {}
+    for row in rows:
+        _head, values = panels.setdefault(row.id, (row, []))
+        if row.analyte is not None:
+            values.append(row)
+    return [summarize(head, values, locale) for head, values in panels.values()]
+
+
 def released_panels(session: Session, participant_id: int, locale: str) -> list[PanelSummary]:
-    panels = session.scalars(_released(False), {"participant_id": participant_id}).unique().all()
-    return [summarize(p, locale) for p in panels]
+    return _summaries(session.execute(_released_rows(False), {"participant_id": participant_id}), locale)
 
 
 def released_panel(session: Session, participant_id: int, panel_id: int, locale: str) -> PanelSummary | None:
     """One released panel of this participant; None for unreleased or anyone else's."""
-    panel = session.scalars(_released(True), {"participant_id": participant_id, "panel_id": panel_id}
-                            ).unique().one_or_none()  # fmt: skip
-    return summarize(panel, locale) if panel else None
+    rows = session.execute(_released_rows(True), {"participant_id": participant_id, "panel_id": panel_id})
+    found = _summaries(rows, locale)
+    return found[0] if found else None
 
 
-def summarize(panel: ResultPanel, locale: str) -> PanelSummary:
+def summarize(panel: Row[Any], value_rows: list[Row[Any]], locale: str) -> PanelSummary:
+    """``panel``: a row of _released_rows (its panel columns); ``value_rows``: its values."""
     tr = translations(locale).gettext  # msgids come from portal.analytes (extracted there)
     order = {code: i for i, code in enumerate(BY_CODE)}
     values = []
-    for v in sorted(panel.values, key=lambda v: order.get(v.analyte, 99)):
+    for v in sorted(value_rows, key=lambda v: order.get(v.analyte, 99)):
         analyte = BY_CODE.get(v.analyte)
         decimals = analyte.decimals if analyte else 1
         values.append(
@@ -117,13 +133,12 @@ def summarize(panel: ResultPanel, locale: str) -> PanelSummary:
                 unit=v.unit,
                 ref_low=v.ref_low,
                 ref_high=v.ref_high,
-                flag=FLAG_WORDS[v.flag],
+                flag=FLAG_WORDS[flag_for(v.value, v.ref_low, v.ref_high)],
             )
         )
-    name_field = "name_zh" if locale.startswith("zh") else "name_en"
     return PanelSummary(
-        panel=panel,
-        visit_name=getattr(panel.visit.definition, name_field),
+        panel_id=panel.id,
+        visit_name=panel.name_zh if locale.startswith("zh") else panel.name_en,
         collected_on=panel.collected_on,
         values=values,
         meld=panel.meld,

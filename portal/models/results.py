@@ -83,11 +83,16 @@ class ResultValue(Base):
     @property
     def flag(self) -> str:
         """'low', 'high' or 'normal' against the reference range."""
-        if self.ref_low is not None and self.value < self.ref_low:
-            return "low"
-        if self.ref_high is not None and self.value > self.ref_high:
-            return "high"
-        return "normal"
+        return flag_for(self.value, self.ref_low, self.ref_high)
+
+
+def flag_for(value: float, ref_low: float | None, ref_high: float | None) -> str:
+    """'low', 'high' or 'normal' against a reference range (either end may be open)."""
+    if ref_low is not None and value < ref_low:
+        return "low"
+    if ref_high is not None and value > ref_high:
+        return "high"
+    return "normal"
 
 
 class ResultCorrection(Base):

@@ -15,7 +15,16 @@ from .passwords import hash_password, password_problems
 
 
 class StaffAccountError(ValueError):
-    pass
+    """``code`` says what is wrong, for the console to put in the user's language; the message
+    (English, for the command line) and ``details`` (site codes or password problem codes) say more.
+
+    Codes: unknown_sites, site_required, password_rejected, password_required, last_admin.
+    """
+
+    def __init__(self, code: str, message: str, details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = tuple(details)
 
 
 def upsert_staff(
@@ -31,23 +40,24 @@ def upsert_staff(
     sites = list(session.scalars(select(Site).where(Site.code.in_(site_codes)))) if site_codes else []
     unknown = set(site_codes) - {s.code for s in sites}
     if unknown:
-        raise StaffAccountError(f"unknown site code(s): {', '.join(sorted(unknown))}")
+        raise StaffAccountError("unknown_sites", f"unknown site code(s): {', '.join(sorted(unknown))}",
+                                sorted(unknown))  # fmt: skip
     if role != "admin" and not sites:
-        raise StaffAccountError("coordinators and investigators need at least one --site")
+        raise StaffAccountError("site_required", "coordinators and investigators need at least one --site")
     staff = session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
     created = staff is None
     if password is not None:
         problems = password_problems(password, email)
         if problems:
-            raise StaffAccountError(f"password rejected: {', '.join(problems)}")
+            raise StaffAccountError("password_rejected", f"password rejected: {', '.join(problems)}", problems)
     if staff is None:
         if password is None:
-            raise StaffAccountError("a new account needs a password")
+            raise StaffAccountError("password_required", "a new account needs a password")
         staff = StaffUser(email=email, password_hash="")
         session.add(staff)
     if not created and staff.role == "admin" and role != "admin" and staff.is_active \
             and _other_active_admins(session, staff) == 0:
-        raise StaffAccountError("the last active admin must stay an admin: make another admin first")
+        raise StaffAccountError("last_admin", "the last active admin must stay an admin: make another admin first")
     before = {"role": staff.role, "full_name": staff.full_name}
     staff.full_name = full_name
     staff.role = role
@@ -72,8 +82,7 @@ class StaffStatusError(StaffAccountError):
     """``code`` is a machine code the view translates: self | last_admin | reason_required | unchanged."""
 
     def __init__(self, code: str) -> None:
-        self.code = code
-        super().__init__(code)
+        super().__init__(code, code)
 
 
 def _other_active_admins(session: Session, staff: StaffUser) -> int:

@@ -20,6 +20,20 @@ from .common import actor, now, parse_date, parse_int
 from .forms import DeactivateStaffForm, ReactivateStaffForm, ResetPasswordForm, StaffForm
 
 
+def account_error_text(error: StaffAccountError) -> str:
+    """What went wrong with an account form, in the admin's language."""
+    if error.code == "unknown_sites":
+        return _("Unknown site code: %(codes)s.", codes=", ".join(error.details))
+    if error.code == "password_rejected":
+        return " ".join(password_problem_text(code) for code in error.details)
+    texts = {
+        "site_required": lambda: _("Coordinators and investigators need at least one site."),
+        "password_required": lambda: _("A new account needs a password."),
+        "last_admin": lambda: _("This is the last active admin account: make another admin first."),
+    }
+    return texts.get(error.code, lambda: _("The account could not be saved. Please check the form."))()
+
+
 @bp.route("/admin/staff", methods=["GET", "POST"])
 @staff_required("admin")
 def staff_list() -> str | Response:
@@ -31,7 +45,7 @@ def staff_list() -> str | Response:
                          codes, form.password.data, actor())  # fmt: skip
         except StaffAccountError as exc:
             db_session().rollback()
-            flash(str(exc), "error")
+            flash(account_error_text(exc), "error")
         else:
             db_session().commit()
             flash(_("Account saved."), "info")

@@ -136,3 +136,24 @@ def test_refusals_in_chinese(sign_in, team, db):
     assert "您不能停用自己的账户。" in page
     page = sign_in("admin").get("/staff/admin/staff").get_data(as_text=True)
     assert "停用" in page and "Deactivate" not in page
+
+
+@pytest.mark.parametrize(
+    ("locale", "form", "expected", "english_only"),
+    [
+        ("zh_Hans_CN", {"sites": "XX"}, "未知的中心代码：XX。", "unknown site code"),
+        ("zh_Hans_CN", {"sites": "", "role": "coordinator"}, "研究协调员和研究者至少需要一个研究中心。", "--site"),
+        ("zh_Hans_CN", {"password": "short"}, "密码至少需要 12 个字符", "password rejected"),
+        ("en", {"sites": "XX"}, "Unknown site code: XX.", "unknown site code(s)"),
+    ],
+)
+def test_account_form_errors_in_the_admins_language(sign_in, team, db, locale, form, expected, english_only):
+    team.users["admin"].preferred_locale = locale
+    db.commit()
+    admin = sign_in("admin")
+    data = {"email": "new.person@example.org", "full_name": "New Person", "role": "coordinator", "sites": "BJ",
+            "password": "a-Long-enough-Passw0rd", **form}  # fmt: skip
+    page = admin.post("/staff/admin/staff", data=data).get_data(as_text=True)
+    assert expected in page and english_only not in page
+    assert 'value="New Person"' in page  # what was typed is still there
+    assert db.scalar(select(StaffUser).where(StaffUser.email == "new.person@example.org")) is None

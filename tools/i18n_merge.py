@@ -2,7 +2,8 @@
 
 Usage: .venv/bin/python tools/i18n_merge.py [translations.json ...]
 Each JSON maps an English msgid to its Chinese text, or to {"zh": ..., "en": ...};
-for a plural msgid use {"zh": "...", "en": ["singular", "plural"]}.
+for a plural msgid use {"zh": "...", "en": ["singular", "plural"]}; for a msgid with a context
+(pgettext) the key is "context\u0004msgid", as in compiled catalogues.
 English entries without an explicit text get the msgid itself.
 """
 
@@ -52,7 +53,7 @@ def fill(path: Path, locale: str, wanted: dict[str, object]) -> list[str]:
             continue
         key = message.id[0] if isinstance(message.id, tuple) else message.id
         message.flags.discard("fuzzy")
-        entry = wanted.get(key)
+        entry = wanted.get(f"{message.context}\u0004{key}" if message.context else key)
         text = entry.get("zh" if locale.startswith("zh") else "en") if isinstance(entry, dict) else (
             entry if locale.startswith("zh") else None)
         if text is None and locale == "en":

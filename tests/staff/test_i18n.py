@@ -13,6 +13,8 @@ def test_console_in_chinese_for_a_chinese_speaking_coordinator(sign_in, team, db
     assert '<html lang="zh-Hans">' in page and "工作清单" in page and "改期申请" in page
     page = client.get(f"/staff/participants/{world.bj.id}").get_data(as_text=True)
     assert "访视" in page and "Visits" not in page
+    page = client.get("/staff/news").get_data(as_text=True)
+    assert "<th>已读</th>" in page  # "Read" as in "has read it", not the patient's "阅读" button
 
 
 def test_template_message_is_rendered_in_the_participants_language(sign_in, make_participant, db, world):

@@ -5,4 +5,4 @@ from .blueprint import bp
 __all__ = ["bp"]
 
 # Importing the view modules registers their routes (after bp exists: `from . import bp` still works).
-from . import messages, views  # noqa: F401
+from . import messages, signin_views, views  # noqa: F401

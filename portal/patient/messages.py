@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import g, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask import redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -19,13 +18,13 @@ from wtforms import StringField, TextAreaField
 
 from .. import audit, news
 from .. import portal_messages as pm
-from ..access import current_participant, participant_required
-from ..audit import Actor
+from ..access import participant_required
 from ..extensions import db_session
 from ..i18n import clock, long_date, to_local
 from ..models import OutboxMessage, Participant
 from ..models.messages import MESSAGE_TOPICS
 from .blueprint import bp
+from .common import actor_for, page_locale, signed_in
 
 SENT_KEY = "portal_message_sent"
 
@@ -52,24 +51,9 @@ def _errors() -> dict[str, str]:
     }
 
 
-def _me() -> Participant:
-    participant = current_participant()
-    assert participant is not None  # noqa: S101 - guarded by participant_required
-    return participant
-
-
-def _actor(participant: Participant) -> Actor:
-    return Actor(type="participant", id=participant.id, request_id=g.get("request_id", ""),
-                 ip_address=request.remote_addr or "")  # fmt: skip
-
-
-def _locale() -> str:
-    return str(get_locale())
-
-
 def when(moment: datetime, participant: Participant) -> str:
     local = to_local(moment, participant.site.timezone)
-    return f"{long_date(local.date(), _locale())} {clock(local, _locale())}"
+    return f"{long_date(local.date(), page_locale())} {clock(local, page_locale())}"
 
 
 def _confirmation(participant: Participant) -> tuple[OutboxMessage | None, str]:
@@ -84,8 +68,8 @@ def _confirmation(participant: Participant) -> tuple[OutboxMessage | None, str]:
         return None, ""
     local = to_local(message.created_at, participant.site.timezone)
     text = _("Your message has been sent to the study team at %(site)s on %(date)s at %(time)s.") % {
-        "site": participant.site.localized("name", _locale()), "date": long_date(local.date(), _locale()),
-        "time": clock(local, _locale()),
+        "site": participant.site.localized("name", page_locale()), "date": long_date(local.date(), page_locale()),
+        "time": clock(local, page_locale()),
     }  # fmt: skip
     return message, text
 
@@ -93,14 +77,14 @@ def _confirmation(participant: Participant) -> tuple[OutboxMessage | None, str]:
 @bp.route("/messages", methods=["GET", "POST"])
 @participant_required
 def messages() -> Response | str:
-    me = _me()
+    me = signed_in()
     db = db_session()
     form = MessageForm()
     error = ""
     if request.method == "POST" and form.validate_on_submit():
         topic = form.topic.data or None
         try:
-            message = pm.send_portal_message(db, me, form.body.data or "", topic, _actor(me), datetime.now(UTC))
+            message = pm.send_portal_message(db, me, form.body.data or "", topic, actor_for(me), datetime.now(UTC))
         except pm.PortalMessageError as exc:
             db.rollback()
             error = _errors()[exc.code]
@@ -112,14 +96,14 @@ def messages() -> Response | str:
         error = _("The form expired. Please send it again.")
     sent, confirmation = _confirmation(me)
     thread = pm.participant_conversation(db, me)
-    unread = set(pm.mark_replies_read(db, me, _actor(me), datetime.now(UTC)))
+    unread = set(pm.mark_replies_read(db, me, actor_for(me), datetime.now(UTC)))
     html = render_template(
         "patient/messages.html", form=form, error=error, thread=thread, unread=unread, sent=sent,
         confirmation=confirmation, topics=topic_labels(), topic_order=MESSAGE_TOPICS, when=lambda m: when(m, me),
         body_max=pm.BODY_MAX, closed=me.status in pm.CLOSED_STATUSES, unread_messages=0,
     )  # fmt: skip
     # After rendering, so the page's reads and these writes are one transaction, one commit.
-    audit.record_view(db, _actor(me), "portal.view_messages", object_type="messages", participant_id=me.id,
+    audit.record_view(db, actor_for(me), "portal.view_messages", object_type="messages", participant_id=me.id,
                       site_id=me.site_id)  # fmt: skip
     db.commit()
     return html
@@ -128,11 +112,12 @@ def messages() -> Response | str:
 @bp.get("/news")
 @participant_required
 def study_news() -> str:
-    me = _me()
+    me = signed_in()
     db = db_session()
     entries = news.news_for(db, me)
     news.mark_read(db, me, [e.item.id for e in entries if not e.read], datetime.now(UTC))
     html = render_template("patient/news.html", entries=entries, when=lambda m: when(m, me), unread_news=0)
-    audit.record_view(db, _actor(me), "portal.view_news", object_type="news", participant_id=me.id, site_id=me.site_id)
+    audit.record_view(db, actor_for(me), "portal.view_news", object_type="news", participant_id=me.id,
+                      site_id=me.site_id)  # fmt: skip
     db.commit()
     return html

@@ -44,6 +44,8 @@ def _ping_when_idle(engine: Engine) -> None:
     checkout, and a ping each time would add a round trip to every page. One that sat longer
     (quiet hours, or the seconds a database restart takes) is pinged, and a dead one makes the
     pool discard every connection older than now and open a fresh one, as pool_pre_ping does.
+    The price: connections cut within a second of their last use (a backend killed under load)
+    fail the next request on each of them once; SQLAlchemy then recycles the whole pool.
     """
 
     @event.listens_for(engine, "checkin")
@@ -57,7 +59,9 @@ def _ping_when_idle(engine: Engine) -> None:
             return  # a new connection, or one in use a moment ago
         try:
             engine.dialect.do_ping(dbapi_connection)
-        except Exception as error:  # any failure means this connection cannot be trusted
+        except engine.dialect.loaded_dbapi.Error as error:
+            if not engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise  # not a lost connection: report it as it is, as pool_pre_ping does
             raise exc.InvalidatePoolError() from error
 
 

@@ -86,7 +86,7 @@ def _grouped(rows: Iterable[tuple[Visit, RescheduleRequest | None]]) -> dict[Vis
 
 def load_visits(session: Session, participant: Participant, locale: str, today: date) -> list[VisitItem]:
     rows = session.execute(_visits_with_requests(False), {"participant_id": participant.id})
-    items = [describe(v, participant, locale, today, tuple(reqs)) for v, reqs in _grouped(rows.tuples()).items()]
+    items = [describe(v, participant, locale, today, tuple(reqs)) for v, reqs in _grouped(rows).items()]
     return sorted(items, key=lambda i: (i.day, i.visit.id))
 
 
@@ -95,7 +95,7 @@ def load_visit(
 ) -> VisitItem | None:
     """One visit of this participant; None for anyone else's id (ownership in the query)."""
     rows = session.execute(_visits_with_requests(True), {"participant_id": participant.id, "visit_id": visit_id})
-    found = _grouped(rows.tuples())
+    found = _grouped(rows)
     return next((describe(v, participant, locale, today, tuple(reqs)) for v, reqs in found.items()), None)
 
 

@@ -17,7 +17,8 @@ def test_strings_follow_the_request_language(app: Flask) -> None:
 
 def test_variables_are_formatted_and_escaped(app: Flask) -> None:
     assert _render(app, '{{ _("Visit %(position)s of %(total)s", position=3, total=17) }}') == "第3次随访，共17次"
-    assert _render(app, '{{ _("Unknown site code: %(codes)s.", codes="<b>") }}', "en") == "Unknown site code: &lt;b&gt;."
+    page = _render(app, '{{ _("Unknown site code: %(codes)s.", codes="<b>") }}', "en")
+    assert page == "Unknown site code: &lt;b&gt;."
 
 
 def test_plural_forms_get_num(app: Flask) -> None:

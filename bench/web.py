@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from . import load
 from .pages import COOKIE, PAGES, USER_AGENT, Target, participants_for_load, staff_for_load, targets
+from .report import FLOOR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,14 +105,31 @@ def run_pages(app: Flask, portal_base: str, floor_base: str, users: int, connect
         people = participants_for_load(db, users)
         staff = staff_for_load(db)
         floor_targets = [Target(t.cookie, "/") for t in targets(app, db, PAGES[0], people, staff)]
-        results.append(_one("floor (bare Flask: visit list)", floor_base, floor_targets, connections, seconds, tool))
+        before = _one(FLOOR + " (before)", floor_base, floor_targets, connections, seconds, tool)
         for page in PAGES:
             found = targets(app, db, page, people, staff)  # minted now: staff sessions idle out after 15 min
             if not found:
                 results.append(PageLoad(page.name, False, note="not built yet"))
                 continue
             results.append(_one(page.name, portal_base, found, connections, seconds, tool))
-    return results
+        after = _one(FLOOR + " (after)", floor_base, floor_targets, connections, seconds, tool)
+    return [_floor(before, after), *results]
+
+
+def _floor(before: PageLoad, after: PageLoad) -> PageLoad:
+    """The floor measured before and after the pages, averaged: a machine whose speed drifts
+    during the run (shared cores) moves both, and the ratios stay comparable."""
+    runs = [r for r in (before, after) if r.requests]
+    if not runs:
+        return PageLoad(FLOOR, True, note=before.note or after.note or "no answer")
+    note = f"mean of {len(runs)} runs: " + " and ".join(f"{r.rps:.0f}" for r in runs) + " req/s"
+    errors, requests = sum(r.errors for r in runs), sum(r.requests for r in runs)
+    return PageLoad(FLOOR, True, _mean(runs, "rps"), _mean(runs, "p50_ms"), _mean(runs, "p99_ms"), errors, requests,
+                    before.users, before.tool, note)  # fmt: skip
+
+
+def _mean(runs: list[PageLoad], field: str) -> float:
+    return round(sum(float(getattr(r, field)) for r in runs) / len(runs), 1)
 
 
 def _one(name: str, base: str, found: list[Target], connections: int, seconds: float, tool: str) -> PageLoad:

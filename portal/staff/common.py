@@ -101,16 +101,21 @@ def _ended_by_deactivation() -> StaffUser | None:
     return None
 
 
+def _sign_out(staff: StaffUser, reason: str, message: str) -> None:
+    """End the session the console's way: an audit row saying why, then the notice on the sign-in page."""
+    audit.record(db_session(), actor(staff), "staff.sign_out", object_type="staff", object_id=staff.id,
+                 reason=reason)  # fmt: skip
+    db_session().commit()
+    logout_user()
+    session.clear()
+    flash(message, "info")
+
+
 def _end_deactivated_session() -> Response | None:
     staff = _ended_by_deactivation()
     if staff is None:
         return None
-    audit.record(db_session(), actor(staff), "staff.sign_out", object_type="staff", object_id=staff.id,
-                 reason="account deactivated")  # fmt: skip
-    db_session().commit()
-    logout_user()
-    session.clear()
-    flash(_("You were signed out because this account has been deactivated."), "info")
+    _sign_out(staff, "account deactivated", _("You were signed out because this account has been deactivated."))
     return redirect(url_for("staff.sign_in"))
 
 
@@ -127,12 +132,7 @@ def idle_timeout() -> Response | None:
     stamp = session.get(SEEN_KEY)
     limit = settings().staff_idle_minutes * 60
     if stamp is None or _time.time() - float(stamp) > limit:
-        audit.record(db_session(), actor(staff), "staff.sign_out", object_type="staff", object_id=staff.id,
-                     reason="idle timeout")  # fmt: skip
-        db_session().commit()
-        logout_user()
-        session.clear()
-        flash(_("You were signed out after a period without activity."), "info")
+        _sign_out(staff, "idle timeout", _("You were signed out after a period without activity."))
         return redirect(url_for("staff.sign_in", next=here() if request.method == "GET" else None))
     touch_seen(SEEN_KEY, _time.time())
     if staff.must_change_password and request.endpoint not in ("staff.change_password", "staff.sign_out"):

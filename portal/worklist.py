@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from . import audit
 from .audit import Actor
@@ -160,15 +160,6 @@ def pending_requests_page(session: Session, site_ids: set[int], page: int = 1,
     return [r[0] for r in rows], _page(total, page, size)
 
 
-def pending_requests(session: Session, site_ids: set[int]) -> list[RescheduleRequest]:
-    return list(
-        session.scalars(
-            _pending(site_ids)
-            .options(contains_eager(RescheduleRequest.participant).joinedload(Participant.site),
-                     joinedload(RescheduleRequest.visit).joinedload(Visit.definition))
-            .order_by(RescheduleRequest.created_at)
-        ).unique()
-    )  # fmt: skip
 
 
 def _visit_time(visit: Visit, site: Site) -> time:

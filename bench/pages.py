@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flask import Flask, session
 from flask_login import login_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
@@ -68,6 +69,9 @@ def mint_session(app: Flask, user: Participant | StaffUser) -> str:
     """A signed session cookie value for ``user``, as the sign-in views would leave it."""
     with app.test_request_context("/", headers={"User-Agent": USER_AGENT}, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
         login_user(user, fresh=True)
+        # The sign-in form's CSRF token stays in a real session; without it every page of the
+        # run would mint one and re-send the cookie, which no browser session does.
+        generate_csrf()
         if isinstance(user, Participant):
             session["keep"] = True  # no idle sign-out in the middle of a run
             session["seen"] = int(time.time())

@@ -16,6 +16,7 @@ from .db import make_engine, make_session_factory
 from .extensions import babel, close_db_session, csrf, db_session, login_manager
 from .i18n import TRANSLATIONS_DIR, normalize_locale
 from .models import Participant, StaffUser
+from .patient_chrome import load_with_chrome
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -106,24 +107,23 @@ def _load_user(user_id: str) -> Participant | StaffUser | None:
     prefix, _, raw_id = user_id.partition(":")
     if not raw_id.isdigit():
         return None
-    # One statement per request: every page reads the participant's site (time zone, header) and
-    # study, and every staff page the staff member's sites (scoping), so they come in the same row set.
+    # One statement per request: every page reads the participant's site (time zone, header),
+    # study and page chrome (badges, re-consent banner), and every staff page the staff member's
+    # sites (scoping), so they come in the same statement.
     if prefix == "p":
-        return db_session().scalars(_participant_by_id(), {"id": int(raw_id)}).first()
+        found = load_with_chrome(db_session(), int(raw_id))
+        if found is None:
+            return None
+        g.patient_chrome = found[1]
+        return found[0]
     if prefix == "s":
         return db_session().scalars(_staff_by_id(), {"id": int(raw_id)}).unique().first()
     return None
 
 
 @lru_cache(maxsize=1)
-def _participant_by_id() -> Select[tuple[Participant]]:
-    """Built once: this runs on every participant request, and building a statement costs more than running it."""
-    return (select(Participant).where(Participant.id == bindparam("id"))
-            .options(joinedload(Participant.site), joinedload(Participant.study)))  # fmt: skip
-
-
-@lru_cache(maxsize=1)
 def _staff_by_id() -> Select[tuple[StaffUser]]:
+    """Built once: this runs on every staff request, and building a statement costs more than running it."""
     return select(StaffUser).where(StaffUser.id == bindparam("id")).options(joinedload(StaffUser.sites))
 
 

@@ -89,7 +89,8 @@ def _patient_globals() -> dict[str, object]:
     locale = page_locale()
     chrome = PatientChrome(0, 0, ())
     if participant is not None and request.endpoint not in ("patient.sign_in", "patient.enter_code"):
-        chrome = patient_chrome(db_session(), participant)
+        # Read with the participant when the session loaded them (portal._load_user).
+        chrome = g.get("patient_chrome") or patient_chrome(db_session(), participant)
     return {
         "me": participant,
         "site": participant.site if participant else None,

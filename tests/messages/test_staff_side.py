@@ -3,6 +3,7 @@ the content-free SMS notice (opt-out, quiet hours), the enquiries queue and stud
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -219,3 +220,16 @@ def test_participants_see_news_with_unread_marks(participant_client, make_partic
     assert "研究结果摘要" in page and 'class="badge"' in page
     assert "研究结果摘要" in client.get("/news").get_data(as_text=True)
     assert news.unread_news_count(db, me) == 0
+
+
+def test_news_badge_counts_only_my_own_reading(participant_client, make_participant, db, coordinators, study):
+    """The badge is read with the signed-in participant in one statement: another participant of
+    the site opening the news must not clear mine."""
+    me, neighbour = make_participant(site="SH", locale="en"), make_participant(site="SH", locale="en")
+    sh_site = db.scalar(select(Site).where(Site.code == "SH"))
+    news.publish_news(db, study, news.NewsDraft(sh_site.id, "研究动态", "Study update", "内容", "Text"),
+                      coordinators["SH"], SYSTEM, DAYTIME, QUIET, {sh_site.id})  # fmt: skip
+    db.commit()
+    participant_client(neighbour).get("/news")
+    nav = participant_client(me).get("/contact").get_data(as_text=True)
+    assert re.search(r'News <span class="badge">1<span class="sr-only"> unread</span>', nav)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import DateTime, Select, and_, bindparam, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
 
 from . import audit
 from .audit import Actor
@@ -28,13 +31,13 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One open visit as the worklist shows it: plain values, read in the same statement that
-    sorts the visits into sections (no ORM objects for a list that can hold hundreds)."""
+    """One open visit as the worklist shows it: plain values (no ORM objects for a list that can
+    hold hundreds), built only for the rows of the page being shown."""
 
     visit_id: int
     local_day: date  # the booked day, or the target day when not booked yet
+    local_time: time | None  # the booked time in the site's time zone
     state: str  # upcoming | in_window | overdue
-    scheduled_at: datetime | None
     status: str
     is_infusion: bool
     window_start: date
@@ -43,6 +46,21 @@ class WorkItem:
     participant_id: int
     study_code: str
     full_name: str
+
+
+@dataclass(frozen=True)
+class RequestItem:
+    """One pending reschedule request as the worklist shows it (plain values)."""
+
+    id: int
+    participant_id: int
+    study_code: str
+    full_name: str
+    visit_code: str
+    window_start: date
+    window_end: date
+    proposed_dates: tuple[date, ...]
+    note: str
 
 
 PAGE_SIZE = 50  # rows per section page: a busy site's week stays one quick page at a time
@@ -62,7 +80,7 @@ class Worklist:
     today: list[WorkItem]  # the shown page of each section
     week: list[WorkItem]
     overdue: list[WorkItem]
-    requests: list[RescheduleRequest]
+    requests: list[RequestItem]
     paging: dict[str, Paging]  # "today" | "week" | "overdue" | "requests"
 
 
@@ -71,13 +89,19 @@ def _page(total: int, asked: int, size: int) -> Paging:
     return Paging(total, min(max(asked, 1), pages), pages)
 
 
-def _due_visits(session: Session, site_ids: set[int], today: date, horizon: date) -> dict[str, list[WorkItem]]:
-    """Every open visit of active participants due before the horizon, as plain rows: sorted
-    into today / week / overdue by the site-local day, earliest first."""
-    rows = session.execute(
-        select(Visit.id, Visit.scheduled_at, Visit.target_date, Visit.window_start, Visit.window_end, Site.timezone,
-               Visit.status, Visit.is_infusion, VisitDefinition.code, Participant.id, Participant.study_code,
-               Participant.full_name)
+_DueRow = tuple[Any, ...]  # the columns of _due_query, in order
+
+
+@lru_cache(maxsize=1)
+def _due_query() -> Select[Any]:
+    """Open visits of active participants at the given sites due before the horizon; built once
+    with bound parameters (construction costs more than running). ``scheduled_at`` is read as
+    stored (naive UTC): only the shown rows are turned into site-local times."""
+    site_ids = bindparam("site_ids", expanding=True)
+    return (
+        select(Visit.id, type_coerce(Visit.scheduled_at, DateTime()), Visit.target_date, Visit.window_start,
+               Visit.window_end, Site.timezone, Visit.status, Visit.is_infusion, VisitDefinition.code, Participant.id,
+               Participant.study_code, Participant.full_name)
         .join(Participant, (Participant.id == Visit.participant_id) & (Participant.site_id == Visit.site_id))
         .join(Site, Site.id == Visit.site_id)
         .join(VisitDefinition, VisitDefinition.id == Visit.definition_id)
@@ -89,28 +113,46 @@ def _due_visits(session: Session, site_ids: set[int], today: date, horizon: date
             Participant.status == "active",
             Visit.status.in_(OPEN_VISIT_STATUSES),
             or_(
-                Visit.target_date <= horizon,
+                Visit.target_date <= bindparam("horizon"),
                 # booked visits: a UTC day either side covers every site-local day
-                and_(Visit.scheduled_at.is_not(None),
-                     Visit.scheduled_at <= datetime.combine(horizon + timedelta(days=1), time(), UTC)),
+                and_(Visit.scheduled_at.is_not(None), Visit.scheduled_at <= bindparam("booked_before")),
             ),
         )
     )  # fmt: skip
-    lists: dict[str, list[WorkItem]] = {"today": [], "week": [], "overdue": []}
-    for visit_id, scheduled_at, target, wstart, wend, tz, status, infusion, code, pid, study_code, name in rows:
-        day = to_local(scheduled_at, tz).date() if scheduled_at else target
-        state = window_state(wstart, wend, today)
-        item = WorkItem(visit_id, day, state, scheduled_at, status, infusion, wstart, wend, code, pid, study_code, name)
-        if state == "overdue" or day < today:
-            lists["overdue"].append(item)
+
+
+def _due_sections(session: Session, site_ids: set[int], today: date, horizon: date) -> dict[str, list[_DueRow]]:
+    """Every due row sorted into today / week / overdue by its site-local day, earliest first
+    (day, then booked time with unbooked last, then id). Rows stay tuples: a site's week can
+    hold hundreds and only one page of each section is shown."""
+    rows = session.execute(_due_query(), {
+        "site_ids": sorted(site_ids), "horizon": horizon,
+        "booked_before": datetime.combine(horizon + timedelta(days=1), time(), UTC),
+    })  # fmt: skip
+    keyed: dict[str, list[tuple[tuple[date, datetime, int], _DueRow]]] = {"today": [], "week": [], "overdue": []}
+    zones: dict[str, ZoneInfo] = {}
+    for row in rows:
+        visit_id, scheduled_at, target, _start, window_end, tz = row[:6]
+        if scheduled_at is None:
+            day, moment = target, datetime.max
+        else:
+            zone = zones.get(tz) or zones.setdefault(tz, ZoneInfo(tz))
+            day, moment = scheduled_at.replace(tzinfo=UTC).astimezone(zone).date(), scheduled_at
+        if window_end < today or day < today:
+            keyed["overdue"].append(((day, moment, visit_id), row))
         elif day == today:
-            lists["today"].append(item)
+            keyed["today"].append(((day, moment, visit_id), row))
         elif day <= horizon:
-            lists["week"].append(item)
-    latest = datetime.max.replace(tzinfo=UTC)
-    for items in lists.values():
-        items.sort(key=lambda d: (d.local_day, d.scheduled_at or latest, d.visit_id))
-    return lists
+            keyed["week"].append(((day, moment, visit_id), row))
+    return {name: [row for _key, row in sorted(items, key=itemgetter(0))] for name, items in keyed.items()}
+
+
+def _work_item(row: _DueRow, today: date) -> WorkItem:
+    visit_id, scheduled_at, target, start, end, tz, status, infusion, code, participant_id, study_code, name = row
+    local = to_local(scheduled_at, tz) if scheduled_at is not None else None
+    return WorkItem(visit_id, local.date() if local else target, local.time() if local else None,
+                    window_state(start, end, today), status, infusion, start, end, code, participant_id, study_code,
+                    name)  # fmt: skip
 
 
 def build(session: Session, site_ids: set[int], today: date, days: int = 7,
@@ -118,12 +160,41 @@ def build(session: Session, site_ids: set[int], today: date, days: int = 7,
     """Open visits of active participants whose booked or target day falls before today + days,
     one page per section (one statement for all sections), and a page of pending requests."""
     pages = pages or {}
-    lists = _due_visits(session, set(site_ids), today, today + timedelta(days=days))
-    paging = {name: _page(len(items), pages.get(name, 1), PAGE_SIZE) for name, items in lists.items()}
-    shown = {name: items[(paging[name].page - 1) * PAGE_SIZE:paging[name].page * PAGE_SIZE]
-             for name, items in lists.items()}  # fmt: skip
+    sections = _due_sections(session, set(site_ids), today, today + timedelta(days=days))
+    paging = {name: _page(len(rows), pages.get(name, 1), PAGE_SIZE) for name, rows in sections.items()}
+    shown = {name: [_work_item(row, today) for row in _page_of(rows, paging[name].page, PAGE_SIZE)]
+             for name, rows in sections.items()}  # fmt: skip
     requests, paging["requests"] = pending_requests_page(session, site_ids, pages.get("requests", 1))
     return Worklist(shown["today"], shown["week"], shown["overdue"], requests, paging)
+
+
+def _page_of(rows: list[_DueRow], page: int, size: int) -> list[_DueRow]:
+    return rows[(page - 1) * size:page * size]
+
+
+@lru_cache(maxsize=1)
+def _requests_query() -> Select[Any]:
+    """One page of pending requests, oldest first, with the total in the same statement: the
+    page's ids (and the count) come from the requests alone, and only those rows are joined to
+    their participant, visit and visit definition."""
+    chosen = (
+        select(RescheduleRequest.id, func.count().over().label("total"))
+        .join(Participant, Participant.id == RescheduleRequest.participant_id)
+        .where(RescheduleRequest.status == "pending", Participant.site_id.in_(bindparam("site_ids", expanding=True)))
+        .order_by(RescheduleRequest.created_at, RescheduleRequest.id)
+        .limit(bindparam("size")).offset(bindparam("offset"))
+    ).subquery()  # fmt: skip
+    return (
+        select(RescheduleRequest.id, Participant.id, Participant.study_code, Participant.full_name,
+               VisitDefinition.code, Visit.window_start, Visit.window_end, RescheduleRequest.proposed_date_1,
+               RescheduleRequest.proposed_date_2, RescheduleRequest.proposed_date_3, RescheduleRequest.note,
+               chosen.c.total)
+        .join(chosen, chosen.c.id == RescheduleRequest.id)
+        .join(Participant, Participant.id == RescheduleRequest.participant_id)
+        .join(Visit, Visit.id == RescheduleRequest.visit_id)
+        .join(VisitDefinition, VisitDefinition.id == Visit.definition_id)
+        .order_by(RescheduleRequest.created_at, RescheduleRequest.id)
+    )  # fmt: skip
 
 
 def _pending(site_ids: set[int]) -> Any:
@@ -135,31 +206,17 @@ def _pending(site_ids: set[int]) -> Any:
 
 
 def pending_requests_page(session: Session, site_ids: set[int], page: int = 1,
-                          size: int = REQUESTS_PAGE_SIZE) -> tuple[list[RescheduleRequest], Paging]:  # fmt: skip
-    """One page of pending requests, oldest first, with the total from the same statement: the
-    page's ids (and the count) are picked from the requests alone, and only those rows are joined
-    to their participant, site, visit and visit definition."""
+                          size: int = REQUESTS_PAGE_SIZE) -> tuple[list[RequestItem], Paging]:  # fmt: skip
+    """One page of pending requests, oldest first, and their total."""
     page = max(page, 1)
-    chosen = (
-        select(RescheduleRequest.id, func.count().over().label("total"))
-        .join(Participant, Participant.id == RescheduleRequest.participant_id)
-        .where(RescheduleRequest.status == "pending", Participant.site_id.in_(site_ids))
-        .order_by(RescheduleRequest.created_at, RescheduleRequest.id)
-        .limit(size).offset((page - 1) * size)
-    ).subquery()  # fmt: skip
-    rows = session.execute(
-        select(RescheduleRequest, chosen.c.total)
-        .join(chosen, chosen.c.id == RescheduleRequest.id)
-        .options(joinedload(RescheduleRequest.participant).joinedload(Participant.site),
-                 joinedload(RescheduleRequest.visit).joinedload(Visit.definition))
-        .order_by(RescheduleRequest.created_at, RescheduleRequest.id)
-    ).all()  # fmt: skip
-    total = rows[0][1] if rows else 0
+    params = {"site_ids": sorted(site_ids), "size": size, "offset": (page - 1) * size}
+    rows = session.execute(_requests_query(), params).all()
+    total = rows[0][-1] if rows else 0
     if not rows and page > 1:
         total = session.scalar(select(func.count()).select_from(_pending(site_ids).subquery())) or 0
-    return [r[0] for r in rows], _page(total, page, size)
-
-
+    items = [RequestItem(rid, pid, code, name, vcode, start, end, tuple(d for d in (d1, d2, d3) if d), note)
+             for rid, pid, code, name, vcode, start, end, d1, d2, d3, note, _total in rows]  # fmt: skip
+    return items, _page(total, page, size)
 
 
 def _visit_time(visit: Visit, site: Site) -> time:

@@ -187,3 +187,16 @@ def test_admin_audit_filter_and_export(sign_in, team, world, db):
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "audit.export")) is not None
     assert (datetime.now(UTC) - db.scalar(select(AuditEvent).order_by(AuditEvent.id.desc())).occurred_at
             < timedelta(minutes=5))  # fmt: skip
+
+
+@time_machine.travel(datetime(2026, 12, 29, 1, 0, tzinfo=UTC), tick=False)
+def test_worklist_shows_booked_times_in_the_sites_time_zone(sign_in, world, db):
+    world.bj.site.timezone = "Asia/Urumqi"  # UTC+6, two hours behind the portal's default zone
+    db.commit()
+    client = sign_in("coord_bj")
+    w4 = visit_by_code(db, world.bj, "W4")
+    assert client.post(f"/staff/visits/{w4.id}", data={"action": "schedule", "day": "2026-12-29",
+                                                       "at": "09:30"}).status_code == 302  # fmt: skip
+    page = client.get("/staff/worklist").get_data(as_text=True)
+    today = page.split("<h2>", 2)[1]  # the "Today" section comes first
+    assert "<td>2026-12-29</td>" in today and "<td>09:30</td>" in today and "11:30" not in page

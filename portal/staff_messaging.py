@@ -170,7 +170,7 @@ class InboxPage:
 
 
 def _unhandled(site_ids: Sequence[int]) -> Any:
-    # Served by ix_outbox_messages_inbox (direction, handled_at, urgent, created_at).
+    # Served by the partial index ix_outbox_messages_open_inbox, then participants by primary key.
     return (
         select(OutboxMessage)
         .join(Participant, Participant.id == OutboxMessage.participant_id)

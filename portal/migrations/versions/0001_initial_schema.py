@@ -371,7 +371,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('provider_id', name=op.f('uq_outbox_messages_provider_id'))
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_messages_inbox', ['direction', 'handled_at', 'urgent', 'created_at'], unique=False)
+        batch_op.create_index('ix_outbox_messages_open_inbox', ['urgent', 'created_at', 'id', 'participant_id'], unique=False, postgresql_where=sa.text("direction = 'in' AND handled_at IS NULL"), sqlite_where=sa.text("direction = 'in' AND handled_at IS NULL"))
         batch_op.create_index('ix_outbox_messages_participant_created', ['participant_id', 'created_at'], unique=False)
         batch_op.create_index('ix_outbox_messages_status_due', ['status', 'due_at'], unique=False)
         batch_op.create_index('ix_outbox_messages_to_created', ['to_number', 'created_at'], unique=False)
@@ -644,7 +644,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_messages_to_created')
         batch_op.drop_index('ix_outbox_messages_status_due')
         batch_op.drop_index('ix_outbox_messages_participant_created')
-        batch_op.drop_index('ix_outbox_messages_inbox')
+        batch_op.drop_index('ix_outbox_messages_open_inbox', postgresql_where=sa.text("direction = 'in' AND handled_at IS NULL"), sqlite_where=sa.text("direction = 'in' AND handled_at IS NULL"))
 
     op.drop_table('outbox_messages')
     with op.batch_alter_table('consent_records', schema=None) as batch_op:

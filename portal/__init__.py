@@ -16,7 +16,6 @@ from .db import make_engine, make_session_factory
 from .extensions import babel, close_db_session, csrf, db_session, login_manager
 from .i18n import TRANSLATIONS_DIR, normalize_locale
 from .models import Participant, StaffUser
-from .patient_chrome import load_with_chrome
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -111,6 +110,8 @@ def _load_user(user_id: str) -> Participant | StaffUser | None:
     # study and page chrome (badges, re-consent banner), and every staff page the staff member's
     # sites (scoping), so they come in the same statement.
     if prefix == "p":
+        from .patient_chrome import load_with_chrome  # here: domain modules import the package
+
         found = load_with_chrome(db_session(), int(raw_id))
         if found is None:
             return None

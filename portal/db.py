@@ -34,7 +34,34 @@ def make_engine(settings: Settings, *, ping: Literal["always", "idle"] = "always
     engine = create_engine(url, **kwargs)
     if ping == "idle":
         _ping_when_idle(engine)
+    _track_writes(engine)
     return engine
+
+
+def _track_writes(engine: Engine) -> None:
+    """Note on each connection whether its current transaction sent anything but SELECTs."""
+
+    @event.listens_for(engine, "begin")
+    def _nothing_written_yet(conn: Any) -> None:
+        conn.info["wrote"] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:6].upper() != "SELECT":
+            conn.info["wrote"] = True
+
+
+def end_request_transaction(session: Session, failed: bool) -> None:
+    """Close a request's session. A transaction that only read is committed first: the outcome
+    is the same as a rollback, but psycopg drops every prepared statement of a connection on
+    ROLLBACK, so each page would otherwise plan all its statements afresh on every request.
+    Anything written and not committed by the view, or any failure, is rolled back as before."""
+    try:
+        unsaved = session.new or session.dirty or session.deleted
+        if not failed and session.in_transaction() and not unsaved and session.connection().info.get("wrote") is False:
+            session.commit()
+    finally:
+        session.close()
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -8,6 +8,8 @@ from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
+from .db import end_request_transaction
+
 babel = Babel()
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -21,7 +23,7 @@ def db_session() -> Session:
     return g.db
 
 
-def close_db_session(_exc: BaseException | None = None) -> None:
+def close_db_session(exc: BaseException | None = None) -> None:
     session: Session | None = g.pop("db", None)
     if session is not None:
-        session.close()
+        end_request_transaction(session, failed=exc is not None)

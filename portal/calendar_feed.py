@@ -92,7 +92,7 @@ def _event(item: VisitItem, participant: Participant, locale: str, host: str, no
     lines = [item.name]
     if item.booked and item.at is not None:
         event.add("dtstart", item.at)
-        event.add("dtend", item.at + (INFUSION_VISIT_LENGTH if item.visit.is_infusion else VISIT_LENGTH))
+        event.add("dtend", item.at + (INFUSION_VISIT_LENGTH if item.is_infusion else VISIT_LENGTH))
         trigger = timedelta(days=-1)
     else:
         # Not booked yet: an all-day placeholder on the target day.
@@ -100,7 +100,7 @@ def _event(item: VisitItem, participant: Participant, locale: str, host: str, no
         event.add("dtend", item.day + timedelta(days=1))
         lines.append(_("The study team will tell you the time."))
         trigger = timedelta(hours=-6)
-    if item.visit.definition.fasting:
+    if item.fasting:
         lines.append(_("Please come fasting: nothing to eat after midnight."))
     lines.append(_("Questions: call %(phone)s") % {"phone": site.phone})
     event.add("description", "\n".join(lines))

@@ -7,22 +7,34 @@ schedule engine sets only for the arm that has them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from .i18n import localized, to_local
-from .models import Participant, RescheduleRequest, Visit
+from .i18n import to_local
+from .models import Participant, RescheduleRequest, Visit, VisitDefinition
 from .models.visits import OPEN_VISIT_STATUSES
 
 
 @dataclass(frozen=True)
+class RequestState:
+    """A date-change request as the participant's pages show it."""
+
+    status: str
+    proposed_dates: tuple[date, ...]
+
+
+@dataclass(frozen=True)
 class VisitItem:
-    visit: Visit
+    """One visit as the participant's pages show it: plain values read in one statement (no ORM
+    objects); views that change a visit load it by ``id`` after this ownership-checked read."""
+
+    id: int
     name: str
     day: date  # booked day, or the target day while unbooked
     at: datetime | None  # site-local booked time
@@ -30,23 +42,21 @@ class VisitItem:
     window_start: date
     window_end: date
     status: str
+    is_infusion: bool
+    fasting: bool
     procedures: tuple[str, ...]
     preparation: tuple[str, ...]
     days_to_go: int
     can_confirm: bool
     can_reschedule: bool
-    requests: tuple[RescheduleRequest, ...] = field(default=())
-
-    @property
-    def id(self) -> int:
-        return self.visit.id
+    requests: tuple[RequestState, ...] = field(default=())  # newest first
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_VISIT_STATUSES
 
     @property
-    def pending_request(self) -> RescheduleRequest | None:
+    def pending_request(self) -> RequestState | None:
         return next((r for r in self.requests if r.status == "pending"), None)
 
 
@@ -61,33 +71,40 @@ class HomeSummary:
 
 
 @lru_cache(maxsize=2)
-def _visits_with_requests(one_visit: bool) -> Select[tuple[Visit, RescheduleRequest | None]]:
-    """A participant's visits (or one of them) with their date-change requests, newest request
-    first, in one statement; built once with bound parameters (construction costs more than running)."""
+def _visits_with_requests(one_visit: bool) -> Select[Any]:
+    """A participant's visits (or one of them) with what the pages show of their definition and
+    their date-change requests, newest request first: one statement of plain rows, built once
+    with bound parameters (construction costs more than running)."""
     theirs = (RescheduleRequest.visit_id == Visit.id) & (RescheduleRequest.participant_id == Visit.participant_id)
     query = (
-        select(Visit, RescheduleRequest)
+        select(Visit.id, Visit.scheduled_at, Visit.actual_date, Visit.target_date, Visit.window_start,
+               Visit.window_end, Visit.status, Visit.is_infusion, VisitDefinition.name_zh, VisitDefinition.name_en,
+               VisitDefinition.procedures, VisitDefinition.fasting, VisitDefinition.preparation_zh,
+               VisitDefinition.preparation_en, RescheduleRequest.status, RescheduleRequest.proposed_date_1,
+               RescheduleRequest.proposed_date_2, RescheduleRequest.proposed_date_3)
+        .join(VisitDefinition, VisitDefinition.id == Visit.definition_id)
         .outerjoin(RescheduleRequest, theirs)
         .where(Visit.participant_id == bindparam("participant_id"))
-        .options(joinedload(Visit.definition))
         .order_by(Visit.target_date, Visit.id, RescheduleRequest.created_at.desc(), RescheduleRequest.id.desc())
-    )
+    )  # fmt: skip
     return query.where(Visit.id == bindparam("visit_id")) if one_visit else query
 
 
-def _grouped(rows: Iterable[tuple[Visit, RescheduleRequest | None]]) -> dict[Visit, list[RescheduleRequest]]:
-    grouped: dict[Visit, list[RescheduleRequest]] = {}
-    for visit, request in rows:
-        requests = grouped.setdefault(visit, [])
-        if request is not None:
-            requests.append(request)
+def _grouped(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Sequence[Any], list[RequestState]]]:
+    """Rows by visit id (in the statement's order), each with its requests."""
+    grouped: dict[int, tuple[Sequence[Any], list[RequestState]]] = {}
+    for row in rows:
+        _visit, requests = grouped.setdefault(row[0], (row, []))
+        if row[14] is not None:
+            requests.append(RequestState(row[14], tuple(d for d in row[15:18] if d is not None)))
     return grouped
 
 
 def load_visits(session: Session, participant: Participant, locale: str, today: date) -> list[VisitItem]:
     rows = session.execute(_visits_with_requests(False), {"participant_id": participant.id})
-    items = [describe(v, participant, locale, today, tuple(reqs)) for v, reqs in _grouped(rows).items()]
-    return sorted(items, key=lambda i: (i.day, i.visit.id))
+    context = _Context.of(participant, locale, today)
+    items = [describe(row, context, tuple(reqs)) for row, reqs in _grouped(rows).values()]
+    return sorted(items, key=lambda i: (i.day, i.id))
 
 
 def load_visit(
@@ -95,60 +112,63 @@ def load_visit(
 ) -> VisitItem | None:
     """One visit of this participant; None for anyone else's id (ownership in the query)."""
     rows = session.execute(_visits_with_requests(True), {"participant_id": participant.id, "visit_id": visit_id})
-    found = _grouped(rows)
-    return next((describe(v, participant, locale, today, tuple(reqs)) for v, reqs in found.items()), None)
+    context = _Context.of(participant, locale, today)
+    return next((describe(row, context, tuple(reqs)) for row, reqs in _grouped(rows).values()), None)
 
 
-def describe(
-    visit: Visit,
-    participant: Participant,
-    locale: str,
-    today: date,
-    requests: tuple[RescheduleRequest, ...] = (),
-) -> VisitItem:
-    site = participant.site
-    at = to_local(visit.scheduled_at, site.timezone) if visit.scheduled_at else None
-    day = visit.actual_date or (at.date() if at else visit.target_date)
-    open_ = visit.status in OPEN_VISIT_STATUSES
+@dataclass(frozen=True)
+class _Context:
+    """What every visit of one page is described with."""
+
+    timezone: str
+    lang: str  # "zh" | "en"
+    today: date
+    texts: dict[str, str]  # the protocol file's preparation advice
+
+    @classmethod
+    def of(cls, participant: Participant, locale: str, today: date) -> _Context:
+        texts = (participant.study.content or {}).get("preparation", {})
+        return cls(participant.site.timezone, "zh" if locale.startswith("zh") else "en", today, texts)
+
+
+def describe(row: Sequence[Any], context: _Context, requests: tuple[RequestState, ...] = ()) -> VisitItem:
+    (visit_id, scheduled_at, actual_date, target_date, window_start, window_end, status, is_infusion,
+     name_zh, name_en, codes, fasting, preparation_zh, preparation_en) = row[:14]  # fmt: skip
+    zh = context.lang == "zh"
+    at = to_local(scheduled_at, context.timezone) if scheduled_at else None
+    day = actual_date or (at.date() if at else target_date)
+    open_ = status in OPEN_VISIT_STATUSES
+    procedures = (*(str(code) for code in codes or ()), *(("infusion",) if is_infusion else ()))
     return VisitItem(
-        visit=visit,
-        name=localized(visit.definition, "name", locale),
+        id=visit_id,
+        name=name_zh if zh else name_en,
         day=day,
         at=at,
         booked=at is not None,
-        window_start=visit.window_start,
-        window_end=visit.window_end,
-        status=visit.status,
-        procedures=procedures(visit),
-        preparation=preparation(visit, participant, locale),
-        days_to_go=(day - today).days,
-        can_confirm=visit.status == "scheduled" and day >= today,
-        can_reschedule=open_ and visit.window_end >= today and visit.window_start < visit.window_end,
+        window_start=window_start,
+        window_end=window_end,
+        status=status,
+        is_infusion=is_infusion,
+        fasting=fasting,
+        procedures=procedures,
+        preparation=_preparation(context, fasting, "ultrasound" in (codes or ()), is_infusion,
+                                 preparation_zh if zh else preparation_en),
+        days_to_go=(day - context.today).days,
+        can_confirm=status == "scheduled" and day >= context.today,
+        can_reschedule=open_ and window_end >= context.today and window_start < window_end,
         requests=requests,
     )
 
 
-def procedures(visit: Visit) -> tuple[str, ...]:
-    """Codes of what happens: labs, ultrasound, afp, survival, and infusion on infusion days."""
-    codes = [str(p) for p in visit.definition.procedures or ()]
-    if visit.is_infusion:
-        codes.append("infusion")
-    return tuple(codes)
-
-
-def preparation(visit: Visit, participant: Participant, locale: str) -> tuple[str, ...]:
+def _preparation(context: _Context, fasting: bool, ultrasound: bool, infusion: bool, own: str) -> tuple[str, ...]:
     """How to prepare, from the protocol file (infusion advice only on infusion days)."""
-    lang = "zh" if locale.startswith("zh") else "en"
-    texts: dict[str, str] = (participant.study.content or {}).get("preparation", {})
-    lines: list[str] = []
-    if visit.definition.fasting:
-        lines.append(texts.get(f"fasting_{lang}", ""))
-    if "ultrasound" in (visit.definition.procedures or ()):
+    texts, lang = context.texts, context.lang
+    lines = [texts.get(f"fasting_{lang}", "")] if fasting else []
+    if ultrasound:
         lines.append(texts.get(f"ultrasound_{lang}", ""))
-    if visit.is_infusion:
+    if infusion:
         lines.append(texts.get(f"infusion_{lang}", ""))
-    lines.append(localized(visit.definition, "preparation", locale))
-    lines.append(texts.get(f"bring_{lang}", ""))
+    lines += [own, texts.get(f"bring_{lang}", "")]
     return tuple(line for line in lines if line.strip())
 
 

@@ -19,7 +19,7 @@ from ..audit import Actor
 from ..config import SUPPORTED_LOCALES
 from ..extensions import db_session
 from ..i18n import long_date, normalize_locale, short_date
-from ..models import ConsentVersion
+from ..models import ConsentVersion, Visit
 from ..participants import set_sms_opt_out
 from ..schedule import ScheduleError, confirm_visit
 from .blueprint import bp
@@ -65,6 +65,11 @@ def _visit_or_404(visit_id: int) -> vv.VisitItem:
     return _found(vv.load_visit(db_session(), me, visit_id, page_locale(), site_today(me)))
 
 
+def _visit(item: vv.VisitItem) -> Visit:
+    """The visit to change, after _visit_or_404 checked it is the signed-in participant's."""
+    return _found(db_session().get(Visit, item.id))
+
+
 @bp.get("/visits/<int:visit_id>")
 @participant_required
 def visit(visit_id: int) -> str:
@@ -78,7 +83,7 @@ def confirm(visit_id: int) -> Response:
     item = _visit_or_404(visit_id)
     if EmptyForm().validate_on_submit():
         try:
-            confirm_visit(db_session(), item.visit, actor_for(signed_in()), channel="portal", now=utc_now())
+            confirm_visit(db_session(), _visit(item), actor_for(signed_in()), channel="portal", now=utc_now())
         except ScheduleError:
             db_session().rollback()
             flash(_("This visit cannot be confirmed now. Please call your study team."), "error")
@@ -110,7 +115,7 @@ def reschedule(visit_id: int) -> Response | str:
         try:
             dates = patient_requests.parse_dates([form.date_1.data, form.date_2.data, form.date_3.data])
             patient_requests.request_new_date(
-                db_session(), me, item.visit, dates, form.note.data or "", actor_for(me), site_today(me), utc_now()
+                db_session(), me, _visit(item), dates, form.note.data or "", actor_for(me), site_today(me), utc_now()
             )
         except patient_requests.RequestError as exc:
             db_session().rollback()

@@ -85,11 +85,12 @@ def _next_target() -> Any:
 
 
 def _last_message_status() -> Any:
-    """Per participant row, the status of the newest outgoing message (index probe, newest first)."""
+    """Per participant row, the status of the newest outgoing message: read backwards along
+    ix_outbox_messages_participant_created, so the probe stops at the first (newest) row."""
     return (
         select(OutboxMessage.status)
         .where(OutboxMessage.participant_id == Participant.id, OutboxMessage.direction == "out")
-        .order_by(OutboxMessage.id.desc())
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         .limit(1)
         .correlate(Participant)
         .scalar_subquery()

@@ -200,3 +200,19 @@ def test_worklist_shows_booked_times_in_the_sites_time_zone(sign_in, world, db):
     page = client.get("/staff/worklist").get_data(as_text=True)
     today = page.split("<h2>", 2)[1]  # the "Today" section comes first
     assert "<td>2026-12-29</td>" in today and "<td>09:30</td>" in today and "11:30" not in page
+
+
+def test_roster_shows_the_status_of_the_newest_message(sign_in, world, db):
+    from portal.outbox import queue_sms
+
+    older = queue_sms(db, to_number=world.bj.phone_e164, body="a", kind="staff", locale="en",
+                      participant_id=world.bj.id)  # fmt: skip
+    newer = queue_sms(db, to_number=world.bj.phone_e164, body="b", kind="staff", locale="en",
+                      participant_id=world.bj.id)  # fmt: skip
+    older.status, newer.status = "delivered", "failed"
+    older.created_at = datetime(2026, 11, 1, tzinfo=UTC)
+    newer.created_at = datetime(2026, 11, 2, tzinfo=UTC)
+    db.commit()
+    page = sign_in("coord_bj").get(f"/staff/participants?q={world.bj.study_code}").get_data(as_text=True)
+    row = page.split(world.bj.study_code + "</a>", 1)[1].split("</tr>", 1)[0]
+    assert row.rstrip().endswith("<td>Failed</td>")

@@ -63,7 +63,13 @@ def short_date(day: date, locale: str) -> str:
 
 
 def clock(moment: time | datetime, locale: str) -> str:
-    text = format_time(moment, _TIME[_lang(locale)], locale=locale)
+    """The wall-clock time as it reads in ``moment``'s own zone (convert with to_local first)."""
+    return _clock(moment.hour, moment.minute, locale)
+
+
+@lru_cache(maxsize=4096)
+def _clock(hour: int, minute: int, locale: str) -> str:
+    text = format_time(time(hour, minute), _TIME[_lang(locale)], locale=locale)
     return text if _lang(locale) == "zh" else text.replace("AM", "am").replace("PM", "pm")
 
 

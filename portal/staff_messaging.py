@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from . import audit
@@ -171,10 +171,12 @@ class InboxPage:
 
 def _unhandled(site_ids: Sequence[int]) -> Any:
     # Served by the partial index ix_outbox_messages_open_inbox, then participants by primary key.
+    # 'in' is written into the SQL, not bound: a prepared statement's generic plan can only use a
+    # partial index whose condition the statement states in constants.
     return (
         select(OutboxMessage)
         .join(Participant, Participant.id == OutboxMessage.participant_id)
-        .where(OutboxMessage.direction == "in", OutboxMessage.handled_at.is_(None),
+        .where(OutboxMessage.direction == literal_column("'in'"), OutboxMessage.handled_at.is_(None),
                Participant.site_id.in_(list(site_ids)))
     )  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from typing import Any, Literal
@@ -10,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
+
+log = logging.getLogger(__name__)
 
 # A pooled connection idle for longer than this is pinged before use (see _ping_when_idle).
 PING_AFTER_IDLE_SECONDS = 1.0
@@ -55,11 +58,15 @@ def end_request_transaction(session: Session, failed: bool) -> None:
     """Close a request's session. A transaction that only read is committed first: the outcome
     is the same as a rollback, but psycopg drops every prepared statement of a connection on
     ROLLBACK, so each page would otherwise plan all its statements afresh on every request.
-    Anything written and not committed by the view, or any failure, is rolled back as before."""
+    Anything written and not committed by the view, or any failure, is rolled back as before.
+    Nothing rides on that COMMIT, so if it fails (the connection dropped after the page's last
+    read) the page that was built is still answered, as a rollback's failure would let it be."""
     try:
         unsaved = session.new or session.dirty or session.deleted
         if not failed and session.in_transaction() and not unsaved and session.connection().info.get("wrote") is False:
             session.commit()
+    except exc.DBAPIError:
+        log.warning("ending a read-only transaction failed; the connection is discarded", exc_info=True)
     finally:
         session.close()
 

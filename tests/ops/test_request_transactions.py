@@ -4,14 +4,16 @@ anything written and not committed by the view, or a failure, is still rolled ba
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from portal.extensions import db_session
 from portal.models import WorkerHeartbeat
+from tests.conftest import PG_ADMIN_URL
 
 pytestmark = pytest.mark.postgres
 
@@ -33,6 +35,16 @@ def _probe_routes(app: Flask) -> None:
     def write() -> str:
         _heartbeat()
         return "flushed, not committed"
+
+    @app.get("/_probe/cut")
+    def cut() -> str:
+        pid = db_session().execute(text("SELECT pg_backend_pid()")).scalar()
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:  # the database goes away after the page's last read
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        time.sleep(0.1)
+        return "built"
 
     @app.get("/_probe/fail")
     def fail() -> str:
@@ -66,3 +78,8 @@ def test_what_a_view_wrote_without_committing_is_rolled_back(probed: Flask) -> N
         client.get("/_probe/fail")
     with probed.app_context():
         assert db_session().scalar(select(func.count()).select_from(WorkerHeartbeat)) == 0
+
+
+def test_a_page_already_built_is_answered_when_its_read_only_commit_fails(probed: Flask) -> None:
+    response = probed.test_client().get("/_probe/cut")
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "built")

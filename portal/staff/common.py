@@ -183,9 +183,10 @@ def console_globals() -> dict[str, Any]:
 
     timezone = settings().default_timezone
 
-    def local_dt(moment: datetime | None) -> str:
+    def local_dt(moment: datetime | None, zone: str | None = None) -> str:
         # A fixed numeric pattern, the same in every locale: strftime, not Babel's formatter.
-        return to_local(moment, timezone).strftime("%Y-%m-%d %H:%M") if moment else ""
+        # Visit bookings pass their site's zone: an appointment reads in the site's wall-clock time.
+        return to_local(moment, zone or timezone).strftime("%Y-%m-%d %H:%M") if moment else ""
 
     return {"staff_user": current_staff, "role_label": label, "status_label": label, "labels": labels,
             "local_dt": local_dt,

@@ -200,6 +200,9 @@ def test_worklist_shows_booked_times_in_the_sites_time_zone(sign_in, world, db):
     page = client.get("/staff/worklist").get_data(as_text=True)
     today = page.split("<h2>", 2)[1]  # the "Today" section comes first
     assert "<td>2026-12-29</td>" in today and "<td>09:30</td>" in today and "11:30" not in page
+    for path in (f"/staff/visits/{w4.id}", f"/staff/participants/{world.bj.id}"):  # the same time everywhere
+        page = client.get(path).get_data(as_text=True)
+        assert "2026-12-29 09:30" in page and "11:30" not in page, path
 
 
 def test_roster_shows_the_status_of_the_newest_message(sign_in, world, db):

@@ -33,6 +33,8 @@ class PageLoad:
     users: int = 0
     tool: str = ""
     note: str = ""
+    floor_rps: float = 0.0  # the floor measured just before and just after this page (mean)
+    floor_p99_ms: float = 0.0
 
 
 def free_port() -> int:
@@ -100,32 +102,38 @@ def measure(base: str, found: list[Target], connections: int, seconds: float, to
 
 def run_pages(app: Flask, portal_base: str, floor_base: str, users: int, connections: int, seconds: float,
               tool: str) -> list[PageLoad]:  # fmt: skip
+    """Every page, with the floor measured before the first page and after each one: a page's
+    ratio is to the floor runs on either side of it, so a machine whose speed drifts during the
+    run (shared cores) moves both sides of each ratio."""
     results: list[PageLoad] = []
     with Session(app.extensions["engine"]) as db:
         people = participants_for_load(db, users)
         staff = staff_for_load(db)
         floor_targets = [Target(t.cookie, "/") for t in targets(app, db, PAGES[0], people, staff)]
-        before = _one(FLOOR + " (before)", floor_base, floor_targets, connections, seconds, tool)
+        floors = [_one(f"{FLOOR} (1)", floor_base, floor_targets, connections, seconds, tool)]
         for page in PAGES:
             found = targets(app, db, page, people, staff)  # minted now: staff sessions idle out after 15 min
             if not found:
                 results.append(PageLoad(page.name, False, note="not built yet"))
                 continue
-            results.append(_one(page.name, portal_base, found, connections, seconds, tool))
-        after = _one(FLOOR + " (after)", floor_base, floor_targets, connections, seconds, tool)
-    return [_floor(before, after), *results]
+            row = _one(page.name, portal_base, found, connections, seconds, tool)
+            floors.append(_one(f"{FLOOR} ({len(floors) + 1})", floor_base, floor_targets, connections, seconds, tool))
+            beside = [r for r in floors[-2:] if r.requests]
+            if beside:
+                row.floor_rps, row.floor_p99_ms = _mean(beside, "rps"), _mean(beside, "p99_ms")
+            results.append(row)
+    return [_floor(floors), *results]
 
 
-def _floor(before: PageLoad, after: PageLoad) -> PageLoad:
-    """The floor measured before and after the pages, averaged: a machine whose speed drifts
-    during the run (shared cores) moves both, and the ratios stay comparable."""
-    runs = [r for r in (before, after) if r.requests]
-    if not runs:
-        return PageLoad(FLOOR, True, note=before.note or after.note or "no answer")
-    note = f"mean of {len(runs)} runs: " + " and ".join(f"{r.rps:.0f}" for r in runs) + " req/s"
-    errors, requests = sum(r.errors for r in runs), sum(r.requests for r in runs)
-    return PageLoad(FLOOR, True, _mean(runs, "rps"), _mean(runs, "p50_ms"), _mean(runs, "p99_ms"), errors, requests,
-                    before.users, before.tool, note)  # fmt: skip
+def _floor(runs: list[PageLoad]) -> PageLoad:
+    """The floor row: the mean of every floor run (each is listed in the note)."""
+    answered = [r for r in runs if r.requests]
+    if not answered:
+        return PageLoad(FLOOR, True, note=next((r.note for r in runs if r.note), "no answer"))
+    note = f"mean of {len(answered)} runs: " + ", ".join(f"{r.rps:.0f}" for r in answered) + " req/s"
+    errors, requests = sum(r.errors for r in answered), sum(r.requests for r in answered)
+    return PageLoad(FLOOR, True, _mean(answered, "rps"), _mean(answered, "p50_ms"), _mean(answered, "p99_ms"), errors,
+                    requests, answered[0].users, answered[0].tool, note)  # fmt: skip
 
 
 def _mean(runs: list[PageLoad], field: str) -> float:

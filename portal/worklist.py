@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, Select, and_, bindparam, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
@@ -130,21 +129,21 @@ def _due_sections(session: Session, site_ids: set[int], today: date, horizon: da
         "booked_before": datetime.combine(horizon + timedelta(days=1), time(), UTC),
     })  # fmt: skip
     keyed: dict[str, list[tuple[tuple[date, datetime, int], _DueRow]]] = {"today": [], "week": [], "overdue": []}
-    zones: dict[str, ZoneInfo] = {}
     for row in rows:
         visit_id, scheduled_at, target, _start, window_end, tz = row[:6]
-        if scheduled_at is None:
-            day, moment = target, datetime.max
-        else:
-            zone = zones.get(tz) or zones.setdefault(tz, ZoneInfo(tz))
-            day, moment = scheduled_at.replace(tzinfo=UTC).astimezone(zone).date(), scheduled_at
-        if window_end < today or day < today:
-            keyed["overdue"].append(((day, moment, visit_id), row))
-        elif day == today:
-            keyed["today"].append(((day, moment, visit_id), row))
-        elif day <= horizon:
-            keyed["week"].append(((day, moment, visit_id), row))
+        day = to_local(scheduled_at, tz).date() if scheduled_at is not None else target
+        section = _section(day, window_end, today, horizon)
+        if section is not None:
+            keyed[section].append(((day, scheduled_at or datetime.max, visit_id), row))
     return {name: [row for _key, row in sorted(items, key=itemgetter(0))] for name, items in keyed.items()}
+
+
+def _section(day: date, window_end: date, today: date, horizon: date) -> str | None:
+    if window_end < today or day < today:
+        return "overdue"
+    if day == today:
+        return "today"
+    return "week" if day <= horizon else None
 
 
 def _work_item(row: _DueRow, today: date) -> WorkItem:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -180,8 +180,3 @@ def summarize(items: list[VisitItem], today: date) -> HomeSummary:
     position = counted.index(next_visit) + 1 if next_visit else len(counted)
     done = sum(1 for i in counted if i.status == "completed")
     return HomeSummary(next_visit, upcoming[1:], list(reversed(past)), position, len(counted), done)
-
-
-def default_time(participant: Participant) -> time:
-    hour, minute = (int(x) for x in participant.site.default_visit_time.split(":"))
-    return time(hour, minute)

@@ -65,6 +65,9 @@ class Settings:
     staff_idle_minutes: int = 15
     trusted_proxies: int = 0
     db_pool_size: int = 5
+    # psycopg prepares a statement on a connection after this many runs of it; 0 = never (for a
+    # pooler in transaction mode without prepared-statement support, e.g. PgBouncer before 1.21).
+    db_prepare_threshold: int = 5
     # Volunteer enquiries not leading to enrolment are deleted this many days after their last activity.
     enquiry_retention_days: int = 180
     metrics_token: str = ""
@@ -198,6 +201,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "staff_idle_minutes": _int(env, "STAFF_IDLE_MINUTES", 15),
         "trusted_proxies": _int(env, "TRUSTED_PROXIES", 0),
         "db_pool_size": _int(env, "DB_POOL_SIZE", 5),
+        "db_prepare_threshold": _int(env, "DB_PREPARE_THRESHOLD", 5),
         "enquiry_retention_days": _int(env, "ENQUIRY_RETENTION_DAYS", 180),
         "metrics_token": env.get("METRICS_TOKEN", "").strip(),
         "worker_send_concurrency": _int(env, "WORKER_SEND_CONCURRENCY", 16),

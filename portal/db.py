@@ -33,6 +33,7 @@ def make_engine(settings: Settings, *, ping: Literal["always", "idle"] = "always
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", settings.db_pool_size)
+    kwargs.setdefault("connect_args", {"prepare_threshold": settings.db_prepare_threshold or None})
     kwargs.setdefault("pool_pre_ping", ping == "always")
     engine = create_engine(url, **kwargs)
     if ping == "idle":

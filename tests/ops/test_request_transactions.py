@@ -11,6 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 
+from portal.config import load_settings
+from portal.db import make_engine
 from portal.extensions import db_session
 from portal.models import WorkerHeartbeat
 from tests.conftest import PG_ADMIN_URL
@@ -83,3 +85,18 @@ def test_what_a_view_wrote_without_committing_is_rolled_back(probed: Flask) -> N
 def test_a_page_already_built_is_answered_when_its_read_only_commit_fails(probed: Flask) -> None:
     response = probed.test_client().get("/_probe/cut")
     assert (response.status_code, response.get_data(as_text=True)) == (200, "built")
+
+
+@pytest.mark.parametrize(("threshold", "prepared"), [("", 1), ("0", 0)])
+def test_prepared_statements_can_be_turned_off_for_an_older_pooler(app: Flask, tmp_path, threshold, prepared):
+    url = app.extensions["engine"].url.render_as_string(hide_password=False)
+    settings = load_settings(environ={"DB_PREPARE_THRESHOLD": threshold}, database_url=url,
+                             secret_key="prepare-test-" + "0123456789" * 4, instance_path=tmp_path)  # fmt: skip
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        for n in range(8):
+            conn.execute(text("SELECT 'probe_marker', CAST(:n AS int)"), {"n": n}).all()
+        found = conn.execute(text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE :p"),
+                             {"p": PATTERN}).scalar()  # fmt: skip
+    engine.dispose()
+    assert found == prepared

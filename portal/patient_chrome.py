@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, bindparam, func, literal, select, true
+from sqlalchemy import Row, Select, and_, bindparam, func, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from .consents import one_per_label, pending_reconsent_conditions
@@ -27,25 +27,6 @@ class PatientChrome:
     unread_messages: int
     unread_news: int
     pending_consent_ids: tuple[int, ...]  # one per document and label, in the participant's language if any
-
-
-@lru_cache(maxsize=1)
-def _chrome_query() -> Select[tuple[int, int, int | None, int | None, str | None, str | None]]:
-    """Built once with bound parameters: statement construction costs more than running it."""
-    participant_id, study_id, site_id = bindparam("participant_id"), bindparam("study_id"), bindparam("site_id")
-    unread_messages = select(func.count(OutboxMessage.id)).where(unread_replies(participant_id))
-    unread_news = unread_news_query(participant_id, study_id, site_id)
-    counts = select(
-        unread_messages.scalar_subquery().label("messages"), unread_news.scalar_subquery().label("news"),
-        literal(1).label("one"),
-    ).subquery("counts")  # fmt: skip
-    pending = and_(true(), *pending_reconsent_conditions(participant_id))
-    return (
-        select(counts.c.messages, counts.c.news, ConsentVersion.id, ConsentVersion.document_id,
-               ConsentVersion.label, ConsentVersion.locale)
-        .select_from(counts.outerjoin(ConsentVersion, pending))
-        .order_by(ConsentVersion.effective_date, ConsentVersion.id)
-    )
 
 
 @lru_cache(maxsize=1)
@@ -83,8 +64,7 @@ def _chrome(rows: Sequence[Row[Any]], locale: str) -> PatientChrome:
 
 
 def patient_chrome(session: Session, participant: Participant) -> PatientChrome:
-    rows = session.execute(
-        _chrome_query(),
-        {"participant_id": participant.id, "study_id": participant.study_id, "site_id": participant.site_id},
-    ).all()
-    return _chrome(rows, participant.preferred_locale)
+    """The chrome alone, for a request whose participant was not loaded by the session's user
+    loader (which reads it along: see load_with_chrome)."""
+    found = load_with_chrome(session, participant.id)
+    return found[1] if found is not None else PatientChrome(0, 0, ())

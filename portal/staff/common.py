@@ -179,7 +179,7 @@ def console_globals() -> dict[str, Any]:
     labels = _labels()  # shared across requests: read only
 
     def label(code: str | None) -> str:
-        return labels.get(code or "", code or "")
+        return labels[code or ""]
 
     timezone = settings().default_timezone
 

@@ -67,7 +67,11 @@ PAGES: tuple[Page, ...] = (
 
 def mint_session(app: Flask, user: Participant | StaffUser) -> str:
     """A signed session cookie value for ``user``, as the sign-in views would leave it."""
-    with app.test_request_context("/", headers={"User-Agent": USER_AGENT}, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+    # A fresh app context: Flask-WTF caches the token in ``g``, which a request context pushed
+    # inside the caller's app context would share, so every user after the first would get none.
+    with app.app_context(), app.test_request_context(
+        "/", headers={"User-Agent": USER_AGENT}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+    ):
         login_user(user, fresh=True)
         # The sign-in form's CSRF token stays in a real session; without it every page of the
         # run would mint one and re-send the cookie, which no browser session does.

@@ -1,4 +1,4 @@
-"""The participant roster: search, sort and page in two set-based queries (count + page).
+"""The participant roster: search, sort and page in one set-based query (the page and its total).
 
 Each row carries the next open visit with its window state and the last outgoing message's
 status, found by correlated index probes for the page's own rows (never an aggregate over every
@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Date, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import Arm, OutboxMessage, Participant, Site, Visit, VisitDefinition
@@ -97,65 +98,106 @@ def _last_message_status() -> Any:
     )
 
 
-def _apply_filter(query: Select[Any], f: RosterFilter) -> Select[Any]:
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a search uses: statements are built once per shape, values are bound."""
+
+    text: str  # "" | "digits" (last four phone digits) | "words"
+    status: bool
+    arm: bool
+    site: bool
+    next_from: bool
+    next_to: bool
+    sort: str
+
+
+def _shape_and_values(site_ids: list[int], f: RosterFilter) -> tuple[_Shape, dict[str, object]]:
     text = f.q.strip()
-    if text:
-        if re.fullmatch(r"\d{4}", text):
-            query = query.where(or_(Participant.phone_e164.endswith(text), Participant.study_code.contains(text)))
-        else:
-            like = f"%{text.lower()}%"
-            query = query.where(or_(func.lower(Participant.study_code).like(like),
-                                    func.lower(Participant.full_name).like(like)))  # fmt: skip
-    if f.status:
-        query = query.where(Participant.status == f.status)
-    if f.arm:
-        query = query.where(Arm.code == f.arm)
-    if f.site:
-        query = query.where(Site.code == f.site)
-    if f.next_from:
-        query = query.where(_next_target() >= f.next_from)
-    if f.next_to:
-        query = query.where(_next_target() <= f.next_to)
+    kind = ("digits" if re.fullmatch(r"\d{4}", text) else "words") if text else ""
+    values: dict[str, object] = {
+        "site_ids": site_ids, "q": text if kind == "digits" else f"%{text.lower()}%", "status": f.status,
+        "arm": f.arm, "site": f.site, "next_from": f.next_from, "next_to": f.next_to,
+    }  # fmt: skip
+    shape = _Shape(kind, bool(f.status), bool(f.arm), bool(f.site), bool(f.next_from), bool(f.next_to), f.sort)
+    return shape, values
+
+
+def _apply_filter(query: Select[Any], shape: _Shape) -> Select[Any]:
+    if shape.text == "digits":
+        q = bindparam("q")
+        query = query.where(or_(Participant.phone_e164.endswith(q), Participant.study_code.contains(q)))
+    elif shape.text == "words":
+        query = query.where(or_(func.lower(Participant.study_code).like(bindparam("q")),
+                                func.lower(Participant.full_name).like(bindparam("q"))))  # fmt: skip
+    if shape.status:
+        query = query.where(Participant.status == bindparam("status"))
+    if shape.arm:
+        query = query.where(Arm.code == bindparam("arm"))
+    if shape.site:
+        query = query.where(Site.code == bindparam("site"))
+    if shape.next_from:
+        query = query.where(_next_target() >= bindparam("next_from", type_=Date))
+    if shape.next_to:
+        query = query.where(_next_target() <= bindparam("next_to", type_=Date))
     return query
 
 
-def _base(site_ids: Iterable[int], f: RosterFilter) -> Select[Any]:
+def _base(shape: _Shape) -> Select[Any]:
     """The matching participants' ids; sites and arms are joined only to filter on their codes,
-    so the plain count is read from the (site_id, status) index alone."""
-    query = select(Participant.id).where(Participant.site_id.in_(list(site_ids)))
-    if f.site:
+    so the plain count is read from the (site_id, study_code) index alone."""
+    query = select(Participant.id).where(Participant.site_id.in_(bindparam("site_ids", expanding=True)))
+    if shape.site:
         query = query.join(Site, Site.id == Participant.site_id)
-    if f.arm:
+    if shape.arm:
         query = query.join(Arm, Arm.id == Participant.arm_id)
-    return _apply_filter(query, f)
+    return _apply_filter(query, shape)
 
 
 def search(session: Session, site_ids: Iterable[int], f: RosterFilter, today: date,
            page_size: int = PAGE_SIZE) -> RosterPage:  # fmt: skip
-    """Count the matches, then pick the page's ids first (ordered, limited) and only then join
-    each of those rows to its next visit and last message."""
-    site_ids = list(site_ids)
-    base = _base(site_ids, f)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    """One page of matches and their total in one statement: the page's ids are picked first
+    (ordered, limited, counted over the whole match) and only those rows are joined to their
+    next visit and last message. A page past the end (a stale link) shows the last page."""
+    shape, values = _shape_and_values(sorted(site_ids), f)
+    asked = max(f.page, 1)
+    found = session.execute(_page_query(shape), {**values, **_window(asked, page_size)}).all()
+    total = found[0][-1] if found else session.scalar(_count_query(shape), values) or 0
     pages = max(1, -(-total // page_size))
-    page = min(max(f.page, 1), pages)
-    page_ids = base.order_by(*_order(f.sort, _next_target())).limit(page_size).offset((page - 1) * page_size)
-    chosen = page_ids.subquery()
-    query = (
+    page = min(asked, pages)
+    if page != asked:
+        found = session.execute(_page_query(shape), {**values, **_window(page, page_size)}).all()
+    return RosterPage([_row(r, today) for r in found], total, page, pages)
+
+
+def _window(page: int, size: int) -> dict[str, int]:
+    return {"size": size, "offset": (page - 1) * size}
+
+
+@lru_cache(maxsize=64)
+def _count_query(shape: _Shape) -> Select[Any]:
+    return select(func.count()).select_from(_base(shape).subquery())
+
+
+@lru_cache(maxsize=64)
+def _page_query(shape: _Shape) -> Select[Any]:
+    """Built once per filter shape: building this statement costs more than running it."""
+    chosen = (
+        _base(shape).add_columns(func.count().over().label("total"))
+        .order_by(*_order(shape.sort, _next_target())).limit(bindparam("size")).offset(bindparam("offset"))
+    ).subquery()  # fmt: skip
+    return (
         select(
             Participant.id, Participant.study_code, Participant.full_name, Participant.phone_e164, Site.code,
             Arm.code, Participant.status, Participant.sms_opt_out, Visit.id, Visit.target_date,
-            VisitDefinition.code, Visit.window_start, Visit.window_end, _last_message_status(),
+            VisitDefinition.code, Visit.window_start, Visit.window_end, _last_message_status(), chosen.c.total,
         )
         .join(chosen, chosen.c.id == Participant.id)
         .join(Site, Site.id == Participant.site_id)
         .join(Arm, Arm.id == Participant.arm_id)
         .outerjoin(Visit, Visit.id == _next_visit_id())
         .outerjoin(VisitDefinition, VisitDefinition.id == Visit.definition_id)
-        .order_by(*_order(f.sort, Visit.target_date))
+        .order_by(*_order(shape.sort, Visit.target_date))
     )  # fmt: skip
-    rows = [_row(r, today) for r in session.execute(query)]
-    return RosterPage(rows, total, page, pages)
 
 
 def _order(sort: str, next_target: Any) -> list[Any]:
@@ -169,7 +211,7 @@ def _order(sort: str, next_target: Any) -> list[Any]:
 
 
 def _row(r: Any, today: date) -> RosterRow:
-    (pid, code, name, phone, site, arm, status, opt_out, visit_id, target, vcode, wstart, wend, last) = r
+    (pid, code, name, phone, site, arm, status, opt_out, visit_id, target, vcode, wstart, wend, last, _total) = r
     return RosterRow(
         participant_id=pid, study_code=code, full_name=name, phone_last4=phone[-4:], site_code=site,
         arm_code=arm, status=status, sms_opt_out=opt_out, next_visit_id=visit_id, next_visit_code=vcode,

@@ -219,3 +219,47 @@ def test_roster_shows_the_status_of_the_newest_message(sign_in, world, db):
     page = sign_in("coord_bj").get(f"/staff/participants?q={world.bj.study_code}").get_data(as_text=True)
     row = page.split(world.bj.study_code + "</a>", 1)[1].split("</tr>", 1)[0]
     assert row.rstrip().endswith("<td>Failed</td>")
+
+
+def test_roster_pages_count_every_match_and_a_stale_page_link_shows_the_last_page(make_participant, world, db):
+    from portal import roster
+
+    for _ in range(4):
+        make_participant(site="BJ")
+    site_ids = {world.bj.site_id}
+    everyone = roster.search(db, site_ids, roster.RosterFilter(), date(2026, 12, 1), page_size=100)
+    assert everyone.total == len(everyone.rows) >= 5
+    codes = [r.study_code for r in everyone.rows]
+
+    first = roster.search(db, site_ids, roster.RosterFilter(page=1), date(2026, 12, 1), page_size=2)
+    assert (first.total, first.page, first.pages) == (everyone.total, 1, -(-everyone.total // 2))
+    assert [r.study_code for r in first.rows] == codes[:2]
+    stale = roster.search(db, site_ids, roster.RosterFilter(page=99), date(2026, 12, 1), page_size=2)
+    assert (stale.total, stale.page) == (everyone.total, first.pages)
+    assert [r.study_code for r in stale.rows] == codes[(first.pages - 1) * 2:]
+    none = roster.search(db, site_ids, roster.RosterFilter(q="no such person", page=3), date(2026, 12, 1))
+    assert (none.rows, none.total, none.page, none.pages) == ([], 0, 1, 1)
+
+
+def test_roster_filters_each_narrow_the_match(make_participant, world, db):
+    from portal import roster
+
+    control = make_participant(site="BJ", arm="control", name="王小明", phone="+8613900004321", day0=date(2027, 3, 1))
+    both = {world.bj.site_id, world.sh.site_id}
+
+    def codes(**given):
+        page = roster.search(db, both, roster.RosterFilter(**given), date(2026, 12, 1))
+        assert page.total == len(page.rows)
+        return {r.study_code for r in page.rows}
+
+    everyone = codes()
+    assert {world.bj.study_code, world.sh.study_code, control.study_code} <= everyone
+    assert codes(q="4321") == {control.study_code}  # last four phone digits
+    assert codes(q="小明") == {control.study_code}
+    assert codes(q=world.sh.study_code.lower()) == {world.sh.study_code}
+    assert codes(arm="control") == {control.study_code}
+    assert codes(site="SH") == {world.sh.study_code}
+    assert codes(status="withdrawn") == set()
+    assert codes(next_from=date(2027, 2, 1)) == {control.study_code}
+    assert control.study_code not in codes(next_to=date(2027, 1, 1))
+    assert codes(site="BJ", arm="control", q="4321", sort="next_visit") == {control.study_code}

@@ -273,7 +273,7 @@ def upgrade() -> None:
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_participants_arm_id'), ['arm_id'], unique=False)
         batch_op.create_index('ix_participants_phone', ['phone_e164'], unique=False)
-        batch_op.create_index('ix_participants_site_code', ['site_id', 'study_code'], unique=False)
+        batch_op.create_index('ix_participants_site_code', ['site_id', 'study_code'], unique=False, postgresql_include=['id'])
         batch_op.create_index('ix_participants_site_status', ['site_id', 'status'], unique=False, postgresql_include=['id', 'study_code', 'full_name'])
 
     op.create_table('staff_sites',
@@ -664,7 +664,7 @@ def downgrade() -> None:
     op.drop_table('staff_sites')
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.drop_index('ix_participants_site_status', postgresql_include=['id', 'study_code', 'full_name'])
-        batch_op.drop_index('ix_participants_site_code')
+        batch_op.drop_index('ix_participants_site_code', postgresql_include=['id'])
         batch_op.drop_index('ix_participants_phone')
         batch_op.drop_index(batch_op.f('ix_participants_arm_id'))
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
+from .sql_dates import register_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> No
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    register_sqlite(dbapi_connection)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import DateTime, Select, and_, bindparam, func, or_, select, type_coerce
+from sqlalchemy import Date, DateTime, Select, and_, bindparam, case, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -18,6 +17,7 @@ from .models import Participant, RescheduleRequest, Site, StaffUser, Visit, Visi
 from .models.visits import OPEN_VISIT_STATUSES
 from .outbox import queue_sms
 from .schedule import ScheduleError, schedule_visit, window_state
+from .sql_dates import local_day
 
 
 class RequestError(ValueError):
@@ -89,18 +89,26 @@ def _page(total: int, asked: int, size: int) -> Paging:
 
 
 _DueRow = tuple[Any, ...]  # the columns of _due_query, in order
+_SECTION_PAGE = {name: (f"{name}_from", f"{name}_to") for name in ("today", "week", "overdue")}
 
 
 @lru_cache(maxsize=1)
 def _due_query() -> Select[Any]:
-    """Open visits of active participants at the given sites due before the horizon; built once
-    with bound parameters (construction costs more than running). ``scheduled_at`` is read as
-    stored (naive UTC): only the shown rows are turned into site-local times."""
+    """One page of each section (today, week, overdue) of open visits of active participants at
+    the given sites, with each section's total: the database finds each visit's site-local day,
+    sorts it into a section, numbers the section's rows (day, then booked time with unbooked
+    last, then id) and returns only the asked page of each, plus each section's first row, which
+    carries the total even when the page asked for is past the end. Built once with bound
+    parameters (construction costs more than running). ``scheduled_at`` is read as stored (naive
+    UTC): only the shown rows are turned into site-local times."""
     site_ids = bindparam("site_ids", expanding=True)
-    return (
-        select(Visit.id, type_coerce(Visit.scheduled_at, DateTime()), Visit.target_date, Visit.window_start,
-               Visit.window_end, Site.timezone, Visit.status, Visit.is_infusion, VisitDefinition.code, Participant.id,
-               Participant.study_code, Participant.full_name)
+    today, horizon = bindparam("today", type_=Date), bindparam("horizon", type_=Date)
+    due = (
+        select(Visit.id, type_coerce(Visit.scheduled_at, DateTime()).label("scheduled_at"), Visit.window_start,
+               Visit.window_end, Site.timezone, Visit.status, Visit.is_infusion, VisitDefinition.code.label("code"),
+               Participant.id.label("participant_id"), Participant.study_code, Participant.full_name,
+               case((Visit.scheduled_at.is_(None), Visit.target_date),
+                    else_=local_day(Visit.scheduled_at, Site.timezone)).label("day"))
         .join(Participant, (Participant.id == Visit.participant_id) & (Participant.site_id == Visit.site_id))
         .join(Site, Site.id == Visit.site_id)
         .join(VisitDefinition, VisitDefinition.id == Visit.definition_id)
@@ -112,63 +120,71 @@ def _due_query() -> Select[Any]:
             Participant.status == "active",
             Visit.status.in_(OPEN_VISIT_STATUSES),
             or_(
-                Visit.target_date <= bindparam("horizon"),
+                Visit.target_date <= horizon,
                 # booked visits: a UTC day either side covers every site-local day
                 and_(Visit.scheduled_at.is_not(None), Visit.scheduled_at <= bindparam("booked_before")),
             ),
         )
-    )  # fmt: skip
+    ).subquery("due")  # fmt: skip
+    sectioned = select(due, case(
+        (or_(due.c.window_end < today, due.c.day < today), literal("overdue")),
+        (due.c.day == today, literal("today")),
+        (due.c.day <= horizon, literal("week")),
+    ).label("section")).subquery("sectioned")  # fmt: skip
+    order = (sectioned.c.day, sectioned.c.scheduled_at.is_(None), sectioned.c.scheduled_at, sectioned.c.id)
+    numbered = select(
+        sectioned,
+        func.row_number().over(partition_by=sectioned.c.section, order_by=order).label("n"),
+        func.count().over(partition_by=sectioned.c.section).label("total"),
+    ).subquery("numbered")  # visits past the horizon form a section of their own (NULL), never shown
+    in_page = or_(*(and_(numbered.c.section == name, numbered.c.n > bindparam(lo), numbered.c.n <= bindparam(hi))
+                    for name, (lo, hi) in _SECTION_PAGE.items()))  # fmt: skip
+    return select(numbered).where(or_(in_page, numbered.c.n == 1)).order_by(numbered.c.section, numbered.c.n)
 
 
-def _due_sections(session: Session, site_ids: set[int], today: date, horizon: date) -> dict[str, list[_DueRow]]:
-    """Every due row sorted into today / week / overdue by its site-local day, earliest first
-    (day, then booked time with unbooked last, then id). Rows stay tuples: a site's week can
-    hold hundreds and only one page of each section is shown."""
-    rows = session.execute(_due_query(), {
-        "site_ids": sorted(site_ids), "horizon": horizon,
+def _due_sections(session: Session, site_ids: set[int], today: date, horizon: date,
+                  pages: dict[str, int]) -> tuple[dict[str, list[Any]], dict[str, int]]:  # fmt: skip
+    """The asked page of each section (rows as the database returned them) and each section's total."""
+    params: dict[str, object] = {
+        "site_ids": sorted(site_ids), "today": today, "horizon": horizon,
         "booked_before": datetime.combine(horizon + timedelta(days=1), time(), UTC),
-    })  # fmt: skip
-    keyed: dict[str, list[tuple[tuple[date, datetime, int], _DueRow]]] = {"today": [], "week": [], "overdue": []}
-    for row in rows:
-        visit_id, scheduled_at, target, _start, window_end, tz = row[:6]
-        day = to_local(scheduled_at, tz).date() if scheduled_at is not None else target
-        section = _section(day, window_end, today, horizon)
-        if section is not None:
-            keyed[section].append(((day, scheduled_at or datetime.max, visit_id), row))
-    return {name: [row for _key, row in sorted(items, key=itemgetter(0))] for name, items in keyed.items()}
+    }  # fmt: skip
+    for name, (lo, hi) in _SECTION_PAGE.items():
+        params[lo], params[hi] = (pages[name] - 1) * PAGE_SIZE, pages[name] * PAGE_SIZE
+    shown: dict[str, list[Any]] = {name: [] for name in _SECTION_PAGE}
+    totals = dict.fromkeys(_SECTION_PAGE, 0)
+    for row in session.execute(_due_query(), params):
+        if row.section is None:
+            continue
+        totals[row.section] = row.total
+        if params[_SECTION_PAGE[row.section][0]] < row.n <= params[_SECTION_PAGE[row.section][1]]:  # type: ignore[operator]
+            shown[row.section].append(row)
+    return shown, totals
 
 
-def _section(day: date, window_end: date, today: date, horizon: date) -> str | None:
-    if window_end < today or day < today:
-        return "overdue"
-    if day == today:
-        return "today"
-    return "week" if day <= horizon else None
-
-
-def _work_item(row: _DueRow, today: date) -> WorkItem:
-    visit_id, scheduled_at, target, start, end, tz, status, infusion, code, participant_id, study_code, name = row
-    local = to_local(scheduled_at, tz) if scheduled_at is not None else None
-    return WorkItem(visit_id, local.date() if local else target, local.time() if local else None,
-                    window_state(start, end, today), status, infusion, start, end, code, participant_id, study_code,
-                    name)  # fmt: skip
+def _work_item(row: Any, today: date) -> WorkItem:
+    local = to_local(row.scheduled_at, row.timezone) if row.scheduled_at is not None else None
+    state = window_state(row.window_start, row.window_end, today)
+    return WorkItem(row.id, row.day, local.time() if local else None, state, row.status, row.is_infusion,
+                    row.window_start, row.window_end, row.code, row.participant_id, row.study_code,
+                    row.full_name)  # fmt: skip
 
 
 def build(session: Session, site_ids: set[int], today: date, days: int = 7,
           pages: dict[str, int] | None = None) -> Worklist:  # fmt: skip
     """Open visits of active participants whose booked or target day falls before today + days,
-    one page per section (one statement for all sections), and a page of pending requests."""
-    pages = pages or {}
-    sections = _due_sections(session, set(site_ids), today, today + timedelta(days=days))
-    paging = {name: _page(len(rows), pages.get(name, 1), PAGE_SIZE) for name, rows in sections.items()}
-    shown = {name: [_work_item(row, today) for row in _page_of(rows, paging[name].page, PAGE_SIZE)]
-             for name, rows in sections.items()}  # fmt: skip
-    requests, paging["requests"] = pending_requests_page(session, site_ids, pages.get("requests", 1))
-    return Worklist(shown["today"], shown["week"], shown["overdue"], requests, paging)
-
-
-def _page_of(rows: list[_DueRow], page: int, size: int) -> list[_DueRow]:
-    return rows[(page - 1) * size:page * size]
+    one page per section (one statement for all sections), and a page of pending requests.
+    A page past a section's end (a stale link) shows its last page."""
+    asked = {name: max((pages or {}).get(name, 1), 1) for name in _SECTION_PAGE}
+    horizon = today + timedelta(days=days)
+    shown, totals = _due_sections(session, set(site_ids), today, horizon, asked)
+    paging = {name: _page(totals[name], asked[name], PAGE_SIZE) for name in _SECTION_PAGE}
+    if any(paging[name].page != asked[name] for name in _SECTION_PAGE):
+        shown, totals = _due_sections(session, set(site_ids), today, horizon,
+                                      {name: paging[name].page for name in _SECTION_PAGE})  # fmt: skip
+    items = {name: [_work_item(row, today) for row in rows] for name, rows in shown.items()}
+    requests, paging["requests"] = pending_requests_page(session, site_ids, (pages or {}).get("requests", 1))
+    return Worklist(items["today"], items["week"], items["overdue"], requests, paging)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,48 @@
+"""``local_day(moment, zone)``: the calendar day a stored naive-UTC timestamp falls on in a
+site's time zone, computed by the database so lists can be sectioned and paged in SQL.
+
+PostgreSQL converts with its own time zone database; SQLite has none, so every SQLite
+connection gets the same conversion as a Python function (``register_sqlite``), using the
+zoneinfo data the rest of the portal uses.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
+
+SQLITE_NAME = "portal_local_day"
+
+
+class local_day(GenericFunction[Any]):  # named as SQL functions are
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(local_day, "postgresql")
+def _postgresql(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, zone = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(timezone({zone}, timezone('UTC', {moment})) AS DATE)"
+
+
+@compiles(local_day)
+def _sqlite(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_NAME}({compiler.process(element.clauses, **kw)})"
+
+
+def _local_day(moment: str | None, zone: str | None) -> str | None:
+    if moment is None or zone is None:
+        return None
+    stored = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+    return stored.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
+def register_sqlite(dbapi_connection: sqlite3.Connection) -> None:
+    dbapi_connection.create_function(SQLITE_NAME, 2, _local_day, deterministic=True)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from . import audit
@@ -110,26 +111,33 @@ def send_portal_message(
     return message
 
 
-def _shown_to_participant(participant: Participant) -> object:
-    return (OutboxMessage.participant_id == participant.id) & or_(
+def _shown_to_participant(participant_id: object) -> ColumnElement[bool]:
+    return (OutboxMessage.participant_id == participant_id) & or_(
         OutboxMessage.channel == "portal",
         OutboxMessage.direction == "in",
         (OutboxMessage.kind != "sign_in_code") & OutboxMessage.status.in_(SHOWN_SMS_STATUSES),
     )
 
 
+@lru_cache(maxsize=1)
+def _conversation_query() -> Select[tuple[OutboxMessage]]:
+    """Built once: the conversation page runs it on every visit, and building costs more than running."""
+    return (
+        select(OutboxMessage)
+        .where(_shown_to_participant(bindparam("participant_id")))
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(bindparam("limit"))
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _unread_query() -> Select[tuple[int]]:
+    return select(OutboxMessage.id).where(unread_replies(bindparam("participant_id")))
+
+
 def participant_conversation(session: Session, participant: Participant, limit: int = 200) -> list[OutboxMessage]:
     """Everything between the participant and the team, newest first: portal both ways, SMS both ways."""
-    return list(session.scalars(
-        select(OutboxMessage)
-        .where(_shown_to_participant(participant))
-        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-        .limit(limit)
-    ))  # fmt: skip
-
-
-def _unread(participant: Participant) -> ColumnElement[bool]:
-    return unread_replies(participant.id)
+    return list(session.scalars(_conversation_query(), {"participant_id": participant.id, "limit": limit}))
 
 
 def unread_replies(participant_id: object) -> ColumnElement[bool]:
@@ -142,7 +150,7 @@ def unread_replies(participant_id: object) -> ColumnElement[bool]:
 
 def mark_replies_read(session: Session, participant: Participant, actor: Actor, now: datetime) -> list[int]:
     """The participant opened the conversation: unread replies become read (each read is audited)."""
-    ids = list(session.scalars(select(OutboxMessage.id).where(_unread(participant))))
+    ids = list(session.scalars(_unread_query(), {"participant_id": participant.id}))
     if ids:
         session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(read_at=now),
                         execution_options={"synchronize_session": False})  # fmt: skip

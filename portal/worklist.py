@@ -88,7 +88,6 @@ def _page(total: int, asked: int, size: int) -> Paging:
     return Paging(total, min(max(asked, 1), pages), pages)
 
 
-_DueRow = tuple[Any, ...]  # the columns of _due_query, in order
 _SECTION_PAGE = {name: (f"{name}_from", f"{name}_to") for name in ("today", "week", "overdue")}
 
 
@@ -149,15 +148,17 @@ def _due_sections(session: Session, site_ids: set[int], today: date, horizon: da
         "site_ids": sorted(site_ids), "today": today, "horizon": horizon,
         "booked_before": datetime.combine(horizon + timedelta(days=1), time(), UTC),
     }  # fmt: skip
+    bounds = {name: ((pages[name] - 1) * PAGE_SIZE, pages[name] * PAGE_SIZE) for name in _SECTION_PAGE}
     for name, (lo, hi) in _SECTION_PAGE.items():
-        params[lo], params[hi] = (pages[name] - 1) * PAGE_SIZE, pages[name] * PAGE_SIZE
+        params[lo], params[hi] = bounds[name]
     shown: dict[str, list[Any]] = {name: [] for name in _SECTION_PAGE}
     totals = dict.fromkeys(_SECTION_PAGE, 0)
     for row in session.execute(_due_query(), params):
         if row.section is None:
             continue
         totals[row.section] = row.total
-        if params[_SECTION_PAGE[row.section][0]] < row.n <= params[_SECTION_PAGE[row.section][1]]:  # type: ignore[operator]
+        first, last = bounds[row.section]
+        if first < row.n <= last:  # not the first row that only carries the total
             shown[row.section].append(row)
     return shown, totals
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
+import weakref
 from typing import Any, Literal
 
 from sqlalchemy import Engine, create_engine, event, exc
@@ -32,15 +34,30 @@ def make_engine(settings: Settings, *, ping: Literal["always", "idle"] = "always
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _fresh_pool_after_fork(engine)
         return engine
     kwargs.setdefault("pool_size", settings.db_pool_size)
     kwargs.setdefault("connect_args", {"prepare_threshold": settings.db_prepare_threshold or None})
     kwargs.setdefault("pool_pre_ping", ping == "always")
     engine = create_engine(url, **kwargs)
+    _fresh_pool_after_fork(engine)
     if ping == "idle":
         _ping_when_idle(engine)
     _track_writes(engine)
     return engine
+
+
+def _fresh_pool_after_fork(engine: Engine) -> None:
+    """A forked process (gunicorn's preloaded workers) must never use the connections its parent
+    opened: the child forgets them without closing them (closing would end the parent's too)."""
+    ref = weakref.ref(engine)
+
+    def _forget_parents_connections() -> None:
+        forked = ref()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=_forget_parents_connections)
 
 
 def _track_writes(engine: Engine) -> None:

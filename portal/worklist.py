@@ -153,22 +153,23 @@ def _due_sections(session: Session, site_ids: set[int], today: date, horizon: da
         params[lo], params[hi] = bounds[name]
     shown: dict[str, list[Any]] = {name: [] for name in _SECTION_PAGE}
     totals = dict.fromkeys(_SECTION_PAGE, 0)
-    for row in session.execute(_due_query(), params):
-        if row.section is None:
+    for row in session.execute(_due_query(), params).tuples():
+        section, n, total = row[-3:]  # by position, not name: a page holds up to 150 rows
+        if section is None:
             continue
-        totals[row.section] = row.total
-        first, last = bounds[row.section]
-        if first < row.n <= last:  # not the first row that only carries the total
-            shown[row.section].append(row)
+        totals[section] = total
+        first, last = bounds[section]
+        if first < n <= last:  # not the first row that only carries the total
+            shown[section].append(row)
     return shown, totals
 
 
 def _work_item(row: Any, today: date) -> WorkItem:
-    local = to_local(row.scheduled_at, row.timezone) if row.scheduled_at is not None else None
-    state = window_state(row.window_start, row.window_end, today)
-    return WorkItem(row.id, row.day, local.time() if local else None, state, row.status, row.is_infusion,
-                    row.window_start, row.window_end, row.code, row.participant_id, row.study_code,
-                    row.full_name)  # fmt: skip
+    (visit_id, scheduled_at, start, end, zone, status, infusion, code, participant_id, study_code, name,
+     day) = row[:12]  # fmt: skip
+    local_time = to_local(scheduled_at, zone).time() if scheduled_at is not None else None
+    return WorkItem(visit_id, day, local_time, window_state(start, end, today), status, infusion, start, end, code,
+                    participant_id, study_code, name)  # fmt: skip
 
 
 def build(session: Session, site_ids: set[int], today: date, days: int = 7,

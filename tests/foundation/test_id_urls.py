@@ -1,10 +1,10 @@
-"""Row links built from one URL are exactly what url_for gives."""
+"""Row links built from one URL, and layout links built once, are exactly what url_for gives."""
 
 from __future__ import annotations
 
 from flask import Flask, url_for
 
-from portal.id_urls import id_url
+from portal.id_urls import id_url, nav_url
 
 
 def test_row_links_equal_url_for(app: Flask) -> None:
@@ -20,3 +20,11 @@ def test_an_endpoint_without_the_id_in_its_path_still_links(app: Flask) -> None:
     with app.test_request_context("/"):
         link = id_url("staff.roster_view", "page")
         assert link(3) == url_for("staff.roster_view", page=3)
+
+
+def test_layout_links_equal_url_for_at_every_mount_point(app: Flask) -> None:
+    for root in ("", "/portal", "/trial-b", ""):
+        with app.test_request_context("/", base_url=f"http://localhost{root}"):
+            for endpoint in ("patient.home", "patient.messages", "staff.worklist", "staff.roster_view"):
+                assert nav_url(endpoint) == url_for(endpoint)
+                assert nav_url(endpoint).startswith(root + "/")

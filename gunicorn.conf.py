@@ -32,12 +32,12 @@ graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then so a slow leak never becomes an outage; jitter avoids a herd.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 5000)
+max_requests_jitter = max_requests // 10
 # The app is imported once, in the master, and each worker is a fork of it: a recycled worker is
 # serving again at once instead of spending a second or two of CPU importing under load, and the
 # workers share the code's memory. New code therefore needs a restart, not a HUP reload. Each
 # process's connection pool is fresh after the fork (portal/db.py: make_engine).
 preload_app = True
-max_requests_jitter = max_requests // 10
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 proxy_allow_ips = forwarded_allow_ips
 

@@ -104,13 +104,12 @@ def _due_query() -> Select[Any]:
     today, horizon = bindparam("today", type_=Date), bindparam("horizon", type_=Date)
     due = (
         select(Visit.id, type_coerce(Visit.scheduled_at, DateTime()).label("scheduled_at"), Visit.window_start,
-               Visit.window_end, Site.timezone, Visit.status, Visit.is_infusion, VisitDefinition.code.label("code"),
-               Participant.id.label("participant_id"), Participant.study_code, Participant.full_name,
+               Visit.window_end, Site.timezone, Visit.status, Visit.is_infusion, Visit.definition_id,
+               Visit.participant_id,
                case((Visit.scheduled_at.is_(None), Visit.target_date),
                     else_=local_day(Visit.scheduled_at, Site.timezone)).label("day"))
         .join(Participant, (Participant.id == Visit.participant_id) & (Participant.site_id == Visit.site_id))
         .join(Site, Site.id == Visit.site_id)
-        .join(VisitDefinition, VisitDefinition.id == Visit.definition_id)
         .where(
             # this site's visits only (ix_visits_site_status_*), and only its participants: the
             # planner then reads the active ones from ix_participants_site_status, not every site's
@@ -130,15 +129,27 @@ def _due_query() -> Select[Any]:
         (due.c.day == today, literal("today")),
         (due.c.day <= horizon, literal("week")),
     ).label("section")).subquery("sectioned")  # fmt: skip
+    # One window for both (row_number ignores the frame): the database numbers and counts in one pass.
     order = (sectioned.c.day, sectioned.c.scheduled_at.is_(None), sectioned.c.scheduled_at, sectioned.c.id)
+    window = {"partition_by": sectioned.c.section, "order_by": order, "rows": (None, None)}
     numbered = select(
         sectioned,
-        func.row_number().over(partition_by=sectioned.c.section, order_by=order).label("n"),
-        func.count().over(partition_by=sectioned.c.section).label("total"),
+        func.row_number().over(**window).label("n"),  # type: ignore[arg-type]
+        func.count().over(**window).label("total"),  # type: ignore[arg-type]
     ).subquery("numbered")  # visits past the horizon form a section of their own (NULL), never shown
     in_page = or_(*(and_(numbered.c.section == name, numbered.c.n > bindparam(lo), numbered.c.n <= bindparam(hi))
                     for name, (lo, hi) in _SECTION_PAGE.items()))  # fmt: skip
-    return select(numbered).where(or_(in_page, numbered.c.n == 1)).order_by(numbered.c.section, numbered.c.n)
+    v = numbered.c
+    # Names and visit codes only for the rows that leave: the page of each section.
+    return (
+        select(v.id, v.scheduled_at, v.window_start, v.window_end, v.timezone, v.status, v.is_infusion,
+               VisitDefinition.code, v.participant_id, Participant.study_code, Participant.full_name, v.day,
+               v.section, v.n, v.total)
+        .join(VisitDefinition, VisitDefinition.id == v.definition_id)
+        .join(Participant, Participant.id == v.participant_id)
+        .where(or_(in_page, v.n == 1))
+        .order_by(v.section, v.n)
+    )  # fmt: skip
 
 
 def _due_sections(session: Session, site_ids: set[int], today: date, horizon: date,

@@ -21,7 +21,7 @@ from sqlalchemy.sql.functions import GenericFunction
 SQLITE_NAME = "portal_local_day"
 
 
-class local_day(GenericFunction[Any]):  # named as SQL functions are
+class local_day(GenericFunction[Any]):  # lower case, as SQL functions are (func.local_day)
     type = Date()
     inherit_cache = True
 

@@ -88,7 +88,8 @@ def _page(total: int, asked: int, size: int) -> Paging:
     return Paging(total, min(max(asked, 1), pages), pages)
 
 
-_SECTION_PAGE = {name: (f"{name}_from", f"{name}_to") for name in ("today", "week", "overdue")}
+# The visit sections (all but "requests") and the names of their page bounds in _due_query.
+_SECTION_PAGE = {name: (f"{name}_from", f"{name}_to") for name in SECTIONS if name != "requests"}
 
 
 @lru_cache(maxsize=1)
@@ -190,10 +191,11 @@ def build(session: Session, site_ids: set[int], today: date, days: int = 7,
     A page past a section's end (a stale link) shows its last page."""
     asked = {name: max((pages or {}).get(name, 1), 1) for name in _SECTION_PAGE}
     horizon = today + timedelta(days=days)
-    shown, totals = _due_sections(session, set(site_ids), today, horizon, asked)
+    sites = set(site_ids)
+    shown, totals = _due_sections(session, sites, today, horizon, asked)
     paging = {name: _page(totals[name], asked[name], PAGE_SIZE) for name in _SECTION_PAGE}
     if any(paging[name].page != asked[name] for name in _SECTION_PAGE):
-        shown, totals = _due_sections(session, set(site_ids), today, horizon,
+        shown, totals = _due_sections(session, sites, today, horizon,
                                       {name: paging[name].page for name in _SECTION_PAGE})  # fmt: skip
     items = {name: [_work_item(row, today) for row in rows] for name, rows in shown.items()}
     requests, paging["requests"] = pending_requests_page(session, site_ids, (pages or {}).get("requests", 1))

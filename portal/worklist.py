@@ -7,17 +7,33 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Select, and_, bindparam, case, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)  # fmt: skip
 from sqlalchemy.orm import Session
 
 from . import audit
 from .audit import Actor
 from .i18n import clock, short_date, to_local, translations
 from .models import Participant, RescheduleRequest, Site, StaffUser, Visit, VisitDefinition
+from .models.people import PARTICIPANT_STATUSES
 from .models.visits import OPEN_VISIT_STATUSES
 from .outbox import queue_sms
 from .schedule import ScheduleError, schedule_visit, window_state
-from .sql_dates import local_day
+from .sql_dates import due_bound, local_day
 
 
 class RequestError(ValueError):
@@ -88,6 +104,7 @@ def _page(total: int, asked: int, size: int) -> Paging:
     return Paging(total, min(max(asked, 1), pages), pages)
 
 
+_NOT_ACTIVE = tuple(status for status in PARTICIPANT_STATUSES if status != "active")
 # The visit sections (all but "requests") and the names of their page bounds in _due_query.
 _SECTION_PAGE = {name: (f"{name}_from", f"{name}_to") for name in SECTIONS if name != "requests"}
 
@@ -109,21 +126,20 @@ def _due_query() -> Select[Any]:
                Visit.participant_id,
                case((Visit.scheduled_at.is_(None), Visit.target_date),
                     else_=local_day(Visit.scheduled_at, Site.timezone)).label("day"))
-        .join(Participant, (Participant.id == Visit.participant_id) & (Participant.site_id == Visit.site_id))
         .join(Site, Site.id == Visit.site_id)
         .where(
-            # this site's visits only (ix_visits_site_status_*), and only its participants: the
-            # planner then reads the active ones from ix_participants_site_status, not every site's
+            # every visit of a section, and a few due just past the horizon (no section): read
+            # from ix_visits_site_status_due alone, without the site's time zone
             Visit.site_id.in_(site_ids),
-            Participant.site_id.in_(site_ids),
-            Participant.status == "active",
             Visit.status.in_(OPEN_VISIT_STATUSES),
-            or_(
-                Visit.target_date <= horizon,
-                # booked visits: a UTC day either side covers every site-local day
-                and_(Visit.scheduled_at.is_not(None), Visit.scheduled_at <= bindparam("booked_before")),
-            ),
+            due_bound(Visit.window_end, Visit.scheduled_at, Visit.target_date) <= horizon,
+            # of active participants: the few others of these sites are read and left out
+            # (ix_participants_site_status), rather than every active one read and matched
+            ~exists().where(Participant.id == Visit.participant_id, Participant.site_id.in_(site_ids),
+                            Participant.status.in_(_NOT_ACTIVE)),
         )
+        # a fence: each row's day is computed once, not again in every expression that reads it
+        .offset(literal_column("0", Integer))
     ).subquery("due")  # fmt: skip
     sectioned = select(due, case(
         (or_(due.c.window_end < today, due.c.day < today), literal("overdue")),
@@ -156,10 +172,7 @@ def _due_query() -> Select[Any]:
 def _due_sections(session: Session, site_ids: set[int], today: date, horizon: date,
                   pages: dict[str, int]) -> tuple[dict[str, list[Any]], dict[str, int]]:  # fmt: skip
     """The asked page of each section (rows as the database returned them) and each section's total."""
-    params: dict[str, object] = {
-        "site_ids": sorted(site_ids), "today": today, "horizon": horizon,
-        "booked_before": datetime.combine(horizon + timedelta(days=1), time(), UTC),
-    }  # fmt: skip
+    params: dict[str, object] = {"site_ids": sorted(site_ids), "today": today, "horizon": horizon}
     bounds = {name: ((pages[name] - 1) * PAGE_SIZE, pages[name] * PAGE_SIZE) for name in _SECTION_PAGE}
     for name, (lo, hi) in _SECTION_PAGE.items():
         params[lo], params[hi] = bounds[name]

@@ -16,8 +16,8 @@ from typing import Any
 from babel.support import NullTranslations
 from flask import Flask, g
 from flask_babel import get_locale, get_translations
-from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 
@@ -35,12 +35,14 @@ def _newstyle(lookup: Callable[..., str], count_at: int | None = None) -> Callab
     """Jinja's newstyle wrapper: ``lookup(*args)``, autoescaped, then ``% variables``
     (``num`` defaults to the count argument for the plural forms)."""
 
-    @pass_context
-    def translate(context: Context, *args: Any, **variables: Any) -> str:
+    # The evaluation context, not the context: Jinja copies the whole context for every call of a
+    # pass_context function made inside a loop or a block that sets a variable.
+    @pass_eval_context
+    def translate(eval_ctx: EvalContext, *args: Any, **variables: Any) -> str:
         if count_at is not None:
             variables.setdefault("num", args[count_at])
         text = lookup(*args)
-        if context.eval_ctx.autoescape:
+        if eval_ctx.autoescape:
             text = Markup(text)  # noqa: S704 - a catalogue entry, not user input (as in Jinja's own)
         # Jinja always %-formats; without variables or a "%" that changes nothing, so skip it.
         return text % variables if variables or "%" in text else text  # type: ignore[no-any-return]

@@ -9,7 +9,7 @@ import time
 import weakref
 from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, Executable, Result, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
@@ -71,6 +71,15 @@ def _track_writes(engine: Engine) -> None:
     def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.lstrip()[:6].upper() != "SELECT":
             conn.info["wrote"] = True
+
+
+def read_rows(session: Session, statement: Executable, params: dict[str, Any]) -> Result[Any]:
+    """Plain rows of a statement that selects columns, not entities, in the session's transaction
+    but without the ORM's result handling (about 0.15 ms a statement here, on every list page).
+    Pending changes are flushed first, as Session.execute would."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params)
 
 
 def end_request_transaction(session: Session, failed: bool) -> None:

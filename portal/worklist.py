@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .audit import Actor
+from .db import read_rows
 from .i18n import clock, short_date, to_local, translations
 from .models import Participant, RescheduleRequest, Site, StaffUser, Visit, VisitDefinition
 from .models.people import PARTICIPANT_STATUSES
@@ -178,7 +179,7 @@ def _due_sections(session: Session, site_ids: set[int], today: date, horizon: da
         params[lo], params[hi] = bounds[name]
     shown: dict[str, list[Any]] = {name: [] for name in _SECTION_PAGE}
     totals = dict.fromkeys(_SECTION_PAGE, 0)
-    for row in session.execute(_due_query(), params).tuples():
+    for row in read_rows(session, _due_query(), params).tuples():
         section, n, total = row[-3:]  # by position, not name: a page holds up to 150 rows
         if section is None:
             continue
@@ -253,7 +254,7 @@ def pending_requests_page(session: Session, site_ids: set[int], page: int = 1,
     """One page of pending requests, oldest first, and their total."""
     page = max(page, 1)
     params = {"site_ids": sorted(site_ids), "size": size, "offset": (page - 1) * size}
-    rows = session.execute(_requests_query(), params).all()
+    rows = read_rows(session, _requests_query(), params).all()
     total = rows[0][-1] if rows else 0
     if not rows and page > 1:
         total = session.scalar(select(func.count()).select_from(_pending(site_ids).subquery())) or 0

@@ -102,7 +102,7 @@ def _grouped(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Sequence[Any], li
 
 
 def load_visits(session: Session, participant: Participant, locale: str, today: date) -> list[VisitItem]:
-    rows = read_rows(session, _visits_with_requests(False), {"participant_id": participant.id})
+    rows = read_rows(session, _visits_with_requests(False), {"participant_id": participant.id}).all()
     context = _Context.of(participant, locale, today)
     items = [describe(row, context, tuple(reqs)) for row, reqs in _grouped(rows).values()]
     return sorted(items, key=lambda i: (i.day, i.id))
@@ -112,7 +112,8 @@ def load_visit(
     session: Session, participant: Participant, visit_id: int, locale: str, today: date
 ) -> VisitItem | None:
     """One visit of this participant; None for anyone else's id (ownership in the query)."""
-    rows = read_rows(session, _visits_with_requests(True), {"participant_id": participant.id, "visit_id": visit_id})
+    params = {"participant_id": participant.id, "visit_id": visit_id}
+    rows = read_rows(session, _visits_with_requests(True), params).all()
     context = _Context.of(participant, locale, today)
     return next((describe(row, context, tuple(reqs)) for row, reqs in _grouped(rows).values()), None)
 

@@ -18,6 +18,7 @@ from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from .analytes import BY_CODE, SCORE_EXPLANATIONS
+from .db import read_rows
 from .i18n import translations
 from .models import ResultPanel, ResultValue, Visit, VisitDefinition
 from .models.results import flag_for
@@ -106,12 +107,12 @@ def _summaries(rows: Iterable[Row[Any]], locale: str) -> list[PanelSummary]:
 
 
 def released_panels(session: Session, participant_id: int, locale: str) -> list[PanelSummary]:
-    return _summaries(session.execute(_released_rows(False), {"participant_id": participant_id}), locale)
+    return _summaries(read_rows(session, _released_rows(False), {"participant_id": participant_id}).all(), locale)
 
 
 def released_panel(session: Session, participant_id: int, panel_id: int, locale: str) -> PanelSummary | None:
     """One released panel of this participant; None for unreleased or anyone else's."""
-    rows = session.execute(_released_rows(True), {"participant_id": participant_id, "panel_id": panel_id})
+    rows = read_rows(session, _released_rows(True), {"participant_id": participant_id, "panel_id": panel_id}).all()
     found = _summaries(rows, locale)
     return found[0] if found else None
 

@@ -268,7 +268,9 @@ def _visit_rows(rows: Rows, ids: Ids, shape: StudyShape, pid: int, n: int, site_
         if status == "completed":
             completed += 1
             _completed_visit(rows, ids, pid, n, site_id, vid, target, completed, now, rng)
-        if status in ("scheduled", "confirmed") and n % 40 == 0:
+        # one participant in 41 asks for another date: 41 is prime, so they fall at every site
+        # and in both arms (n also picks the site and the arm; with 40 they were all at one site)
+        if status in ("scheduled", "confirmed") and n % 41 == 0:
             rows.add(RescheduleRequest.__table__, {"id": ids.take("reschedule_requests"), "participant_id": pid,
                      "visit_id": vid, "proposed_date_1": target + timedelta(days=2), "status": "pending",
                      "created_at": now - timedelta(hours=3)})  # fmt: skip

@@ -22,7 +22,7 @@ from sqlalchemy import (
     or_,
     select,
     type_coerce,
-)  # fmt: skip
+)
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -105,7 +105,9 @@ def _page(total: int, asked: int, size: int) -> Paging:
     return Paging(total, min(max(asked, 1), pages), pages)
 
 
+# Participants whose open visits are nobody's work (withdrawn, completed, deceased).
 _NOT_ACTIVE = tuple(status for status in PARTICIPANT_STATUSES if status != "active")
+
 # The visit sections (all but "requests") and the names of their page bounds in _due_query.
 _SECTION_PAGE = {name: (f"{name}_from", f"{name}_to") for name in SECTIONS if name != "requests"}
 

@@ -272,8 +272,8 @@ def _visit_rows(rows: Rows, ids: Ids, shape: StudyShape, pid: int, n: int, site_
         # and in both arms (n also picks the site and the arm; with 40 they were all at one site)
         if status in ("scheduled", "confirmed") and n % 41 == 0:
             rows.add(RescheduleRequest.__table__, {"id": ids.take("reschedule_requests"), "participant_id": pid,
-                     "visit_id": vid, "proposed_date_1": target + timedelta(days=2), "status": "pending",
-                     "created_at": now - timedelta(hours=3)})  # fmt: skip
+                     "site_id": site_id, "visit_id": vid, "proposed_date_1": target + timedelta(days=2),
+                     "status": "pending", "created_at": now - timedelta(hours=3)})  # fmt: skip
 
 
 def _completed_visit(rows: Rows, ids: Ids, pid: int, n: int, site_id: int, vid: int, on: date, number: int,

@@ -84,7 +84,7 @@ def request_new_date(
         raise RequestError("pending")
     padded = [*dates, None, None][:MAX_DATES]
     request = RescheduleRequest(
-        participant_id=participant.id, visit_id=visit.id, proposed_date_1=padded[0],
+        participant_id=participant.id, site_id=participant.site_id, visit_id=visit.id, proposed_date_1=padded[0],
         proposed_date_2=padded[1], proposed_date_3=padded[2], note=note.strip()[:MAX_NOTE],
         status="pending", created_at=now,
     )  # fmt: skip

@@ -77,10 +77,16 @@ class RescheduleRequest(Base):
         CheckConstraint(check_in("status", REQUEST_STATUSES), name="status"),
         Index("ix_reschedule_requests_visit_status", "visit_id", "status"),
         Index("ix_reschedule_requests_participant", "participant_id"),
+        # A site's worklist: its pending requests, oldest first, straight from the index.
+        Index("ix_reschedule_requests_site_status_created", "site_id", "status", "created_at", "id"),
+        ForeignKeyConstraint(["participant_id", "site_id"], ["participants.id", "participants.site_id"],
+                             name="fk_reschedule_requests_participant_site"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    # With site_id, a foreign key to the participant's (id, site_id), as on visits.
+    participant_id: Mapped[int] = mapped_column()
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
     proposed_date_1: Mapped[date] = mapped_column(Date)
     proposed_date_2: Mapped[date | None] = mapped_column(Date)

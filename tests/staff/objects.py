@@ -39,8 +39,8 @@ def build_site_objects(db: Session, participant: Participant, staff: StaffUser) 
                         {"TBIL": 51.3, "CREA": 132.6, "INR": 2.0, "NA": 130, "ALB": 30, "ALT": 50},
                         Grades(2, 1, False), staff, SYSTEM)  # fmt: skip
     w4 = visit_by_code(db, participant, "W4")
-    request = RescheduleRequest(participant_id=participant.id, visit_id=w4.id, proposed_date_1=w4.window_start,
-                                proposed_date_2=w4.window_end, note="")  # fmt: skip
+    request = RescheduleRequest(participant_id=participant.id, site_id=participant.site_id, visit_id=w4.id,
+                                proposed_date_1=w4.window_start, proposed_date_2=w4.window_end, note="")  # fmt: skip
     inbound = OutboxMessage(direction="in", participant_id=participant.id, to_number="+8610000000",
                             from_number=participant.phone_e164, kind="inbound", body="能改到下周吗",
                             status="received")  # fmt: skip

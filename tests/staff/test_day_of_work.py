@@ -26,7 +26,8 @@ def test_coordinator_day_of_work_is_scoped_and_audited(sign_in, team, world, db)
     staff_id = team.users["coord_bj"].id
     w4 = visit_by_code(db, world.bj, "W4")  # target 2026-12-29, window 26 Dec – 1 Jan
     w4_sh = visit_by_code(db, world.sh, "W4")
-    db.add(RescheduleRequest(participant_id=world.bj.id, visit_id=visit_by_code(db, world.bj, "W8").id,
+    db.add(RescheduleRequest(participant_id=world.bj.id, site_id=world.bj.site_id,
+                             visit_id=visit_by_code(db, world.bj, "W8").id,
                              proposed_date_1=date(2027, 1, 25), proposed_date_2=date(2027, 1, 27)))  # fmt: skip
     db.commit()
 

@@ -1,0 +1,46 @@
+"""Date-change requests carry their participant's site (migration 0003): the worklist finds a
+site's pending requests from an index, and the database keeps the copy equal to the original."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from portal import migrate
+from portal.audit import SYSTEM
+from portal.models import RescheduleRequest, Site, Visit
+from portal.patient_requests import request_new_date
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+def _ask(db, participant) -> RescheduleRequest:
+    visit = db.scalars(select(Visit).where(Visit.participant_id == participant.id, Visit.status == "planned")
+                       .order_by(Visit.target_date).offset(1).limit(1)).one()  # fmt: skip
+    request = request_new_date(db, participant, visit, [visit.window_start], "", SYSTEM, date(2026, 11, 26), NOW)
+    db.commit()
+    return request
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_upgrading_to_0003_fills_each_request_with_its_participants_site(backend, app, db, make_participant):
+    assert app.extensions["engine"].dialect.name == backend
+    requests = {_ask(db, make_participant(site=code)).id: code for code in ("BJ", "SH")}
+    sites = {site.id: site.code for site in db.scalars(select(Site))}
+    db.close()
+    engine = app.extensions["engine"]
+    migrate.downgrade(engine, "0002")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, site_id FROM reschedule_requests")).all()
+    assert {rid: sites[site_id] for rid, site_id in rows} == requests
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_request_cannot_name_another_site_than_its_participants(backend, app, db, make_participant):
+    request = _ask(db, make_participant(site="BJ"))
+    other = db.scalar(select(Site.id).where(Site.code == "SH"))
+    request.site_id = other
+    with pytest.raises(IntegrityError):
+        db.commit()

@@ -248,15 +248,22 @@ def _pending(site_ids: set[int]) -> Any:
     return select(RescheduleRequest).where(pending, RescheduleRequest.site_id.in_(site_ids))
 
 
+def _request_rows(session: Session, site_ids: set[int], page: int, size: int) -> list[Any]:
+    params = {"site_ids": sorted(site_ids), "size": size, "offset": (page - 1) * size}
+    return list(read_rows(session, _requests_query(), params).all())
+
+
 def pending_requests_page(session: Session, site_ids: set[int], page: int = 1,
                           size: int = REQUESTS_PAGE_SIZE) -> tuple[list[RequestItem], Paging]:  # fmt: skip
-    """One page of pending requests, oldest first, and their total."""
+    """One page of pending requests, oldest first, and their total. A page past the end (a
+    stale link: requests were answered since) shows the last page."""
     page = max(page, 1)
-    params = {"site_ids": sorted(site_ids), "size": size, "offset": (page - 1) * size}
-    rows = read_rows(session, _requests_query(), params).all()
+    rows = _request_rows(session, site_ids, page, size)
     total = rows[0][-1] if rows else 0
     if not rows and page > 1:
         total = session.scalar(select(func.count()).select_from(_pending(site_ids).subquery())) or 0
+        page = _page(total, page, size).page
+        rows = _request_rows(session, site_ids, page, size) if total else []
     items = [RequestItem(rid, pid, code, name, vcode, start, end, tuple(d for d in (d1, d2, d3) if d), note)
              for rid, pid, code, name, vcode, start, end, d1, d2, d3, note, _total in rows]  # fmt: skip
     return items, _page(total, page, size)

@@ -63,6 +63,11 @@ class WorkItem:
     study_code: str
     full_name: str
 
+    @property
+    def clock(self) -> str:
+        """The booked time as the worklist prints it (a fixed pattern in every locale)."""
+        return self.local_time.strftime("%H:%M") if self.local_time else "—"
+
 
 @dataclass(frozen=True)
 class RequestItem:

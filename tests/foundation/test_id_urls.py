@@ -28,3 +28,10 @@ def test_layout_links_equal_url_for_at_every_mount_point(app: Flask) -> None:
             for endpoint in ("patient.home", "patient.messages", "staff.worklist", "staff.roster_view"):
                 assert nav_url(endpoint) == url_for(endpoint)
                 assert nav_url(endpoint).startswith(root + "/")
+
+
+def test_row_links_follow_the_mount_point(app: Flask) -> None:
+    for root in ("", "/portal", ""):
+        with app.test_request_context("/", base_url=f"http://localhost{root}"):
+            assert id_url("patient.visit", "visit_id")(42) == url_for("patient.visit", visit_id=42)
+            assert id_url("patient.visit", "visit_id")(42).startswith(root + "/")

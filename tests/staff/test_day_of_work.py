@@ -264,3 +264,24 @@ def test_roster_filters_each_narrow_the_match(make_participant, world, db):
     assert codes(next_from=date(2027, 2, 1)) == {control.study_code}
     assert control.study_code not in codes(next_to=date(2027, 1, 1))
     assert codes(site="BJ", arm="control", q="4321", sort="next_visit") == {control.study_code}
+
+
+@time_machine.travel(datetime(2027, 6, 1, 1, 0, tzinfo=UTC), tick=False)
+def test_worklist_pager_links_turn_one_section_and_keep_the_others(sign_in, team, world, db, monkeypatch):
+    import html
+    import re
+
+    from portal import worklist
+
+    monkeypatch.setattr(worklist, "PAGE_SIZE", 1)
+    client = sign_in("coord_bj")
+    first = client.get("/staff/worklist?week_page=1").get_data(as_text=True)
+    overdue = first[first.index('<h2>Overdue'):]
+    assert "Page 1 of" in overdue
+    link = html.unescape(re.search(r'<nav class="pager".*?<a href="([^"]+)">Next', overdue, re.S).group(1))
+    assert link.startswith("/staff/worklist?") and "week_page=1" in link and "overdue_page=2" in link
+    second = client.get(link).get_data(as_text=True)
+    turned = second[second.index('<h2>Overdue'):]
+    assert "Page 2 of" in turned
+    visit_link = re.compile(r'href="(/staff/visits/\d+)"')
+    assert visit_link.search(turned).group(1) != visit_link.search(overdue).group(1)

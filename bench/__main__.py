@@ -50,9 +50,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default="queries,web,dispatch,planning", help="comma-separated steps")
     parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto", help="load generator")
     parser.add_argument("--keep", action="store_true", help="keep the throw-away databases")
+    parser.add_argument("--rounds", type=int, default=None, help="times each page is loaded (default 2; quick 1)")
     args = parser.parse_args(argv)
     args.participants = args.participants or (1000 if args.quick else 10_000)
     args.steps = set(args.only.split(","))
+    args.rounds = max(1, args.rounds or (1 if args.quick else 2))
     args.seconds = 4.0 if args.quick else 10.0
     args.users = 50 if args.quick else 200
     args.reminders = 1000 if args.quick else 10_000
@@ -126,12 +128,13 @@ def step_web(url: str, tmp: Path, args: argparse.Namespace) -> list[dict[str, ob
            "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"), "ACCESS_LOG": str(tmp / "access.log")}  # fmt: skip
     env.pop("WEB_CONCURRENCY", None)
     print(f"web: gunicorn ({os.environ.get('WEB_CONCURRENCY') or 2 * (os.cpu_count() or 1) + 1} workers), "
-          f"{args.users} users, 64 connections, {args.seconds:.0f}s per page", flush=True)  # fmt: skip
+          f"{args.users} users, 64 connections, {args.seconds:.0f}s per page, {args.rounds} round(s)",
+          flush=True)  # fmt: skip
     app = create_app(_settings(url, tmp))
     portal = web.Gunicorn("wsgi:app", env, tmp / "portal-gunicorn.log")
     floor = web.Gunicorn("bench.floor:app", env, tmp / "floor-gunicorn.log")
     try:
-        rows = web.run_pages(app, portal.base, floor.base, args.users, 64, args.seconds, args.tool)
+        rows = web.run_pages(app, portal.base, floor.base, args.users, 64, args.seconds, args.tool, args.rounds)
     finally:
         portal.stop()
         floor.stop()

@@ -120,7 +120,8 @@ def markdown(results: dict[str, Any]) -> str:
             rows.append([r["page"], r["rps"] or "", r["p50_ms"] or "", r["p99_ms"] or "", r["errors"], ratio,
                          r.get("note") or f"{r['users']} users, {r['tool']}{beside}"])  # fmt: skip
         parts += ["## Web pages (gunicorn, production config, 64 connections)",
-                  "Each page's ratio is to the floor measured just before and just after it.",
+                  "Each page's ratio is to the floor measured just before and just after it (each figure the mean "
+                  "of the page's rounds, listed in the note).",
                   _table(["page", "req/s", "p50 ms", "p99 ms", "errors", "vs floor", "note"], rows)]  # fmt: skip
     if results.get("queries"):
         small, large = str(results["small"]), str(results["participants"])

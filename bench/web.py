@@ -101,28 +101,46 @@ def measure(base: str, found: list[Target], connections: int, seconds: float, to
 
 
 def run_pages(app: Flask, portal_base: str, floor_base: str, users: int, connections: int, seconds: float,
-              tool: str) -> list[PageLoad]:  # fmt: skip
-    """Every page, with the floor measured before the first page and after each one: a page's
-    ratio is to the floor runs on either side of it, so a machine whose speed drifts during the
-    run (shared cores) moves both sides of each ratio."""
-    results: list[PageLoad] = []
+              tool: str, rounds: int = 1) -> list[PageLoad]:  # fmt: skip
+    """Every page, ``rounds`` times over, with the floor measured before the first page and after
+    each one: a page's ratio is to the floor runs on either side of it, so a machine whose speed
+    drifts during the run (shared cores) moves both sides of each ratio, and each page's figures
+    are the mean of its rounds, taken minutes apart, so one unlucky stretch weighs less."""
+    results: dict[str, list[PageLoad]] = {}
     with Session(app.extensions["engine"]) as db:
         people = participants_for_load(db, users)
         staff = staff_for_load(db)
         floor_targets = [Target(t.cookie, "/") for t in targets(app, db, PAGES[0], people, staff)]
         floors = [_one(f"{FLOOR} (1)", floor_base, floor_targets, connections, seconds, tool)]
-        for page in PAGES:
-            found = targets(app, db, page, people, staff)  # minted now: staff sessions idle out after 15 min
-            if not found:
-                results.append(PageLoad(page.name, False, note="not built yet"))
-                continue
-            row = _one(page.name, portal_base, found, connections, seconds, tool)
-            floors.append(_one(f"{FLOOR} ({len(floors) + 1})", floor_base, floor_targets, connections, seconds, tool))
-            beside = [r for r in floors[-2:] if r.requests]
-            if beside:
-                row.floor_rps, row.floor_p99_ms = _mean(beside, "rps"), _mean(beside, "p99_ms")
-            results.append(row)
-    return [_floor(floors), *results]
+        for _round in range(rounds):
+            for page in PAGES:
+                found = targets(app, db, page, people, staff)  # minted now: staff sessions idle out after 15 min
+                if not found:
+                    results[page.name] = [PageLoad(page.name, False, note="not built yet")]
+                    continue
+                row = _one(page.name, portal_base, found, connections, seconds, tool)
+                floors.append(_one(f"{FLOOR} ({len(floors) + 1})", floor_base, floor_targets, connections, seconds,
+                                   tool))  # fmt: skip
+                beside = [r for r in floors[-2:] if r.requests]
+                if beside:
+                    row.floor_rps, row.floor_p99_ms = _mean(beside, "rps"), _mean(beside, "p99_ms")
+                results.setdefault(page.name, []).append(row)
+    return [_floor(floors), *(_rounds(rows) for rows in results.values())]
+
+
+def _rounds(rows: list[PageLoad]) -> PageLoad:
+    """One page's rounds as one row: the mean of each figure (errors and requests summed); the
+    note lists each round's ratio to the floor beside it."""
+    answered = [r for r in rows if r.requests and r.floor_rps]
+    if len(rows) == 1 or not answered:
+        return rows[0]
+    first = answered[0]
+    floor_rps = _mean(answered, "floor_rps")
+    note = (f"{first.users} users, {first.tool}; floor beside {floor_rps:.0f} req/s; {len(answered)} rounds: "
+            + ", ".join(f"{r.rps / r.floor_rps:.2f}×" for r in answered))  # fmt: skip
+    return PageLoad(first.page, True, _mean(answered, "rps"), _mean(answered, "p50_ms"), _mean(answered, "p99_ms"),
+                    sum(r.errors for r in rows), sum(r.requests for r in rows), first.users, first.tool, note,
+                    floor_rps, _mean(answered, "floor_p99_ms"))  # fmt: skip
 
 
 def _floor(runs: list[PageLoad]) -> PageLoad:

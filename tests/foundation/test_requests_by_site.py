@@ -1,24 +1,21 @@
 """Date-change requests carry their participant's site (migration 0003): the worklist finds a
 site's pending requests from an index, and the database keeps the copy equal to the original."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from portal import migrate
-from portal.audit import SYSTEM
-from portal.models import RescheduleRequest, Site, Visit
-from portal.patient_requests import request_new_date
+from portal.models import RescheduleRequest, Site
+from tests.staff.objects import ask_for_another_date
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 
 def _ask(db, participant) -> RescheduleRequest:
-    visit = db.scalars(select(Visit).where(Visit.participant_id == participant.id, Visit.status == "planned")
-                       .order_by(Visit.target_date).offset(1).limit(1)).one()  # fmt: skip
-    request = request_new_date(db, participant, visit, [visit.window_start], "", SYSTEM, date(2026, 11, 26), NOW)
+    request = ask_for_another_date(db, participant, NOW)
     db.commit()
     return request
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal.audit import SYSTEM
 from portal.models import Enquiry, OutboxMessage, Participant, RescheduleRequest, StaffUser, Visit, VisitDefinition
+from portal.patient_requests import request_new_date
 from portal.results_entry import Grades, enter_panel
 from portal.schedule import complete_visit
 
@@ -30,6 +31,13 @@ def visit_by_code(db: Session, participant: Participant, code: str) -> Visit:
     return db.scalars(
         select(Visit).join(VisitDefinition).where(Visit.participant_id == participant.id, VisitDefinition.code == code)
     ).one()
+
+
+def ask_for_another_date(db: Session, participant: Participant, now: datetime) -> RescheduleRequest:
+    """The participant asks to move their second planned visit to its window's first day."""
+    visit = db.scalars(select(Visit).where(Visit.participant_id == participant.id, Visit.status == "planned")
+                       .order_by(Visit.target_date).offset(1).limit(1)).one()  # fmt: skip
+    return request_new_date(db, participant, visit, [visit.window_start], "", SYSTEM, now.date(), now)
 
 
 def build_site_objects(db: Session, participant: Participant, staff: StaffUser) -> SiteObjects:

@@ -16,6 +16,8 @@ from portal.i18n import to_local
 from portal.models import Participant, Visit
 from portal.models.visits import OPEN_VISIT_STATUSES
 
+from .objects import ask_for_another_date
+
 TODAY = date(2026, 12, 8)
 HORIZON = TODAY + timedelta(days=7)
 SH = "Asia/Shanghai"
@@ -113,16 +115,8 @@ def test_postgresql_reads_the_due_visits_from_the_worklist_index(db: Session, bu
 def test_a_requests_page_past_the_end_shows_the_last_page(db: Session, make_participant) -> None:  # type: ignore[no-untyped-def]
     """A link to a later page of date-change requests, kept after others were answered, shows
     the last page's requests rather than an empty list that says there are none."""
-    from portal.audit import SYSTEM
-    from portal.patient_requests import request_new_date
-
-    asked = []
-    for i in range(3):
-        person = make_participant(site="BJ")
-        visit = db.scalars(select(Visit).where(Visit.participant_id == person.id, Visit.status == "planned")
-                           .order_by(Visit.target_date).offset(1).limit(1)).one()  # fmt: skip
-        now = datetime(2026, 11, 26, 2, i, tzinfo=UTC)
-        asked.append(request_new_date(db, person, visit, [visit.window_start], "", SYSTEM, date(2026, 11, 26), now).id)
+    asked = [ask_for_another_date(db, make_participant(site="BJ"), datetime(2026, 11, 26, 2, i, tzinfo=UTC)).id
+             for i in range(3)]  # fmt: skip
     db.commit()
     site_id = db.scalar(select(Participant.site_id).where(Participant.status == "active"))
     for page, ids in ((1, asked[:2]), (2, asked[2:]), (5, asked[2:])):

@@ -71,7 +71,10 @@ def test_unknown_number_gets_the_same_answer_and_no_sms(client, db, make_partici
 
 
 def test_unknown_and_known_numbers_take_the_same_time(app, client, make_participant):
-    app.config["SIGN_IN_MIN_SECONDS"] = 0.3
+    # The production floor (1 s, the default), not a shorter one: the known number's work (a
+    # challenge row, an SMS handed to the provider) must fit inside it even on a loaded machine,
+    # which is what the floor is for; with 0.3 s a busy CI machine could take longer than that.
+    app.config.pop("SIGN_IN_MIN_SECONDS", None)
     known = make_participant()
     timings = []
     for phone in (known.phone_e164, "+8613900000099"):
@@ -79,7 +82,7 @@ def test_unknown_and_known_numbers_take_the_same_time(app, client, make_particip
         started = time.monotonic()
         c.post("/sign-in", data={"phone": phone})
         timings.append(time.monotonic() - started)
-    assert all(t >= 0.3 for t in timings)
+    assert all(t >= 1.0 for t in timings)
     assert abs(timings[0] - timings[1]) < 0.15
 
 

@@ -54,7 +54,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.participants = args.participants or (1000 if args.quick else 10_000)
     args.steps = set(args.only.split(","))
-    args.rounds = max(1, args.rounds or (1 if args.quick else 2))
+    args.rounds = max(1, args.rounds if args.rounds is not None else (1 if args.quick else 2))
     args.seconds = 4.0 if args.quick else 10.0
     args.users = 50 if args.quick else 200
     args.reminders = 1000 if args.quick else 10_000

@@ -116,7 +116,7 @@ def run_pages(app: Flask, portal_base: str, floor_base: str, users: int, connect
             for page in PAGES:
                 found = targets(app, db, page, people, staff)  # minted now: staff sessions idle out after 15 min
                 if not found:
-                    results[page.name] = [PageLoad(page.name, False, note="not built yet")]
+                    results.setdefault(page.name, []).append(PageLoad(page.name, False, note="not built yet"))
                     continue
                 row = _one(page.name, portal_base, found, connections, seconds, tool)
                 floors.append(_one(f"{FLOOR} ({len(floors) + 1})", floor_base, floor_targets, connections, seconds,
@@ -129,18 +129,25 @@ def run_pages(app: Flask, portal_base: str, floor_base: str, users: int, connect
 
 
 def _rounds(rows: list[PageLoad]) -> PageLoad:
-    """One page's rounds as one row: the mean of each figure (errors and requests summed); the
-    note lists each round's ratio to the floor beside it."""
-    answered = [r for r in rows if r.requests and r.floor_rps]
-    if len(rows) == 1 or not answered:
+    """One page's rounds as one row: the mean of each figure over its rounds (the floor's over
+    those that have a floor run beside them), errors and requests summed; the note lists each
+    round's ratio. A page must answer in every round: one that did not is reported as it failed."""
+    if len(rows) == 1 or not rows[0].built:
         return rows[0]
-    first = answered[0]
-    floor_rps = _mean(answered, "floor_rps")
-    note = (f"{first.users} users, {first.tool}; floor beside {floor_rps:.0f} req/s; {len(answered)} rounds: "
-            + ", ".join(f"{r.rps / r.floor_rps:.2f}×" for r in answered))  # fmt: skip
-    return PageLoad(first.page, True, _mean(answered, "rps"), _mean(answered, "p50_ms"), _mean(answered, "p99_ms"),
+    failed = next((i for i, r in enumerate(rows) if not r.requests), None)
+    if failed is not None:
+        row = rows[failed]
+        row.note = f"round {failed + 1} of {len(rows)}: {row.note or 'no request completed'}"
+        row.errors = sum(r.errors for r in rows)
+        return row
+    beside = [r for r in rows if r.floor_rps]
+    floor_rps = _mean(beside, "floor_rps") if beside else 0.0
+    first = rows[0]
+    note = (f"{first.users} users, {first.tool}; floor beside {floor_rps:.0f} req/s; {len(rows)} rounds: "
+            + ", ".join(f"{r.rps / r.floor_rps:.2f}×" if r.floor_rps else "no floor beside" for r in rows))  # fmt: skip
+    return PageLoad(first.page, True, _mean(rows, "rps"), _mean(rows, "p50_ms"), _mean(rows, "p99_ms"),
                     sum(r.errors for r in rows), sum(r.requests for r in rows), first.users, first.tool, note,
-                    floor_rps, _mean(answered, "floor_p99_ms"))  # fmt: skip
+                    floor_rps, _mean(beside, "floor_p99_ms") if beside else 0.0)  # fmt: skip
 
 
 def _floor(runs: list[PageLoad]) -> PageLoad:

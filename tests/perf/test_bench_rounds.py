@@ -29,3 +29,18 @@ def test_the_target_is_marked_from_the_averaged_rounds() -> None:
 def test_one_round_is_reported_as_measured() -> None:
     only = _run(180.0, 800.0)
     assert _rounds([only]) is only
+
+
+def test_a_round_that_failed_fails_the_page() -> None:
+    floor = PageLoad(report.FLOOR, True, 700.0, 80.0, 100.0, 0, 7000, 200, "wrk")
+    failed = PageLoad("staff worklist", True, users=5, note="preflight failed: /staff/worklist answered 500")
+    row = _rounds([_run(190.0, 700.0), failed])
+    assert row.rps == 0 and row.note.startswith("round 2 of 2: preflight failed")
+    targets = report.targets({"web": [vars(floor), vars(row)]})
+    assert next(t for t in targets if t["target"].startswith("staff worklist"))["status"] == "MISSED"
+
+
+def test_a_round_without_a_floor_beside_it_still_counts_its_load() -> None:
+    row = _rounds([_run(180.0, 800.0), _run(160.0, 0.0)])
+    assert (row.rps, row.floor_rps, row.requests) == (170.0, 800.0, 3400)
+    assert "0.23×, no floor beside" in row.note

@@ -115,10 +115,11 @@ def test_postgresql_reads_the_due_visits_from_the_worklist_index(db: Session, bu
 def test_a_requests_page_past_the_end_shows_the_last_page(db: Session, make_participant) -> None:  # type: ignore[no-untyped-def]
     """A link to a later page of date-change requests, kept after others were answered, shows
     the last page's requests rather than an empty list that says there are none."""
-    asked = [ask_for_another_date(db, make_participant(site="BJ"), datetime(2026, 11, 26, 2, i, tzinfo=UTC)).id
-             for i in range(3)]  # fmt: skip
+    people = [make_participant(site="BJ") for _ in range(3)]
+    asked = [ask_for_another_date(db, person, datetime(2026, 11, 26, 2, i, tzinfo=UTC)).id
+             for i, person in enumerate(people)]  # fmt: skip
     db.commit()
-    site_id = db.scalar(select(Participant.site_id).where(Participant.status == "active"))
+    site_id = people[0].site_id
     for page, ids in ((1, asked[:2]), (2, asked[2:]), (5, asked[2:])):
         items, paging = worklist.pending_requests_page(db, {site_id}, page, size=2)
         assert [i.id for i in items] == ids, page

@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from portal import migrate
-from portal.models import RescheduleRequest, Site
+from portal.models import RescheduleRequest, Site, Visit
 from tests.staff.objects import ask_for_another_date
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -41,3 +41,16 @@ def test_a_request_cannot_name_another_site_than_its_participants(backend, app, 
     request.site_id = other
     with pytest.raises(IntegrityError):
         db.commit()
+
+
+@pytest.mark.postgres
+def test_a_request_from_the_previous_release_gets_its_participants_site(app, db, make_participant):
+    """While hosts roll to this release, the previous one inserts requests without a site."""
+    person = make_participant(site="SH")
+    visit_id = db.scalar(select(Visit.id).where(Visit.participant_id == person.id).limit(1))
+    with app.extensions["engine"].begin() as conn:
+        request_id = conn.execute(text(
+            "INSERT INTO reschedule_requests (participant_id, visit_id, proposed_date_1, note, status, created_at,"
+            " response_message) VALUES (:p, :v, :d, '', 'pending', :now, '') RETURNING id"),
+            {"p": person.id, "v": visit_id, "d": NOW.date(), "now": NOW}).scalar_one()  # fmt: skip
+    assert db.get(RescheduleRequest, request_id).site_id == person.site_id

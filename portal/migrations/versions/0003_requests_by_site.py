@@ -15,9 +15,34 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Upgrades roll host by host (README, "Upgrading without downtime"): until every portal runs this
+# release, the previous one still inserts requests without a site. On PostgreSQL (the only
+# database several hosts share) a trigger fills it from the participant, before the NOT NULL check.
+FILL_SITE = (
+    """CREATE FUNCTION reschedule_requests_fill_site() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.site_id IS NULL THEN
+           SELECT site_id INTO NEW.site_id FROM participants WHERE id = NEW.participant_id;
+         END IF;
+         RETURN NEW;
+       END $$""",
+    """CREATE TRIGGER reschedule_requests_fill_site BEFORE INSERT ON reschedule_requests
+       FOR EACH ROW EXECUTE FUNCTION reschedule_requests_fill_site()""",
+)
+DROP_FILL_SITE = (
+    "DROP TRIGGER IF EXISTS reschedule_requests_fill_site ON reschedule_requests",
+    "DROP FUNCTION IF EXISTS reschedule_requests_fill_site()",
+)
+
+
+def _postgresql() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
 
 def upgrade() -> None:
     op.add_column("reschedule_requests", sa.Column("site_id", sa.Integer(), nullable=True))
+    for statement in FILL_SITE if _postgresql() else ():
+        op.execute(statement)
     op.execute(
         "UPDATE reschedule_requests SET site_id = "
         "(SELECT participants.site_id FROM participants WHERE participants.id = reschedule_requests.participant_id)"
@@ -34,6 +59,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for statement in DROP_FILL_SITE if _postgresql() else ():
+        op.execute(statement)
     with op.batch_alter_table("reschedule_requests", reflect_kwargs={"resolve_fks": False}) as batch_op:
         batch_op.drop_index("ix_reschedule_requests_site_status_created")
         batch_op.drop_constraint("fk_reschedule_requests_participant_site", type_="foreignkey")

@@ -248,9 +248,9 @@ def _requests_query() -> Select[Any]:
     )  # fmt: skip
 
 
-def _pending(site_ids: set[int]) -> Any:
+def _pending_count(session: Session, site_ids: set[int]) -> int:
     pending = RescheduleRequest.status == "pending"
-    return select(RescheduleRequest).where(pending, RescheduleRequest.site_id.in_(site_ids))
+    return session.scalar(select(func.count()).where(pending, RescheduleRequest.site_id.in_(site_ids))) or 0
 
 
 def _request_rows(session: Session, site_ids: set[int], page: int, size: int) -> list[Any]:
@@ -266,7 +266,7 @@ def pending_requests_page(session: Session, site_ids: set[int], page: int = 1,
     rows = _request_rows(session, site_ids, page, size)
     total = rows[0][-1] if rows else 0
     if not rows and page > 1:
-        total = session.scalar(select(func.count()).select_from(_pending(site_ids).subquery())) or 0
+        total = _pending_count(session, site_ids)
         page = _page(total, page, size).page
         rows = _request_rows(session, site_ids, page, size) if total else []
     items = [RequestItem(rid, pid, code, name, vcode, start, end, tuple(d for d in (d1, d2, d3) if d), note)

@@ -73,6 +73,9 @@ def _init_extensions(app: Flask) -> None:
     from .template_i18n import install as install_template_gettext
 
     install_template_gettext(app)
+    from .template_output import install as install_template_output
+
+    install_template_output(app)
     from .id_urls import install as install_nav_urls
 
     install_nav_urls(app)

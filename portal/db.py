@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Executable, Result, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
+from .pg_cursor import LazyDescriptionCursor
 from .sql_dates import register_sqlite
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,10 @@ def make_engine(settings: Settings, *, ping: Literal["always", "idle"] = "always
         _fresh_pool_after_fork(engine)
         return engine
     kwargs.setdefault("pool_size", settings.db_pool_size)
-    kwargs.setdefault("connect_args", {"prepare_threshold": settings.db_prepare_threshold or None})
+    kwargs.setdefault("connect_args", {
+        "prepare_threshold": settings.db_prepare_threshold or None,
+        "cursor_factory": LazyDescriptionCursor,  # see pg_cursor: ~8 % of a page's CPU
+    })  # fmt: skip
     kwargs.setdefault("pool_pre_ping", ping == "always")
     engine = create_engine(url, **kwargs)
     _fresh_pool_after_fork(engine)

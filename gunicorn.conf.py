@@ -2,7 +2,8 @@
 
 Everything comes from the environment so systemd units and containers change nothing here:
 WEB_CONCURRENCY (worker processes, default 2 × cores + 1), WEB_THREADS (threads per worker,
-default 1), BIND (default 127.0.0.1:8000), GUNICORN_TIMEOUT (seconds, default 30).
+default 1), BIND (default 127.0.0.1:8000), GUNICORN_TIMEOUT (seconds, default 30),
+GUNICORN_CONTROL_SOCKET (gunicornc's socket, default one per BIND in the runtime directory).
 TRUSTED_PROXIES is read by the app itself (ProxyFix in portal/__init__.py); DB_POOL_SIZE
 sets each process's connection pool (portal/db.py).
 """
@@ -67,9 +68,22 @@ logger_class = RedactingLogger
 # prometheus-client multiprocess mode: each worker writes its latency samples to files here and
 # /metrics adds them up. Wiped at start so a restart never reports a dead process's figures.
 # The default is per listen address, so two instances on one machine never share (and wipe) one.
-_default_dir = os.path.join(tempfile.gettempdir(), "portal-metrics-" + re.sub(r"[^0-9A-Za-z]+", "-", bind))
+_bind_slug = re.sub(r"[^0-9A-Za-z]+", "-", bind)
+_default_dir = os.path.join(tempfile.gettempdir(), "portal-metrics-" + _bind_slug)
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or _default_dir
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+# gunicorn ≥ 25.1 opens a control socket for `gunicornc` at ONE path per user by default
+# (~/.gunicorn/gunicorn.ctl): a second instance on the machine (two portals, as in "Running at
+# scale", or the bench's floor) took it over, so `gunicornc` managed the wrong one, and the first
+# to stop deleted the other's. One per listen address instead, in the runtime directory
+# (systemd's RuntimeDirectory=, else the user's), unless GUNICORN_CONTROL_SOCKET names one.
+_runtime_dir = next((d for d in (os.environ.get("RUNTIME_DIRECTORY"), os.environ.get("XDG_RUNTIME_DIR"))
+                     if d and os.path.isdir(d)), os.path.expanduser(os.path.join("~", ".gunicorn")))  # fmt: skip
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or os.path.join(
+    _runtime_dir, f"portal-gunicorn-{_bind_slug}.ctl"
+)
 
 
 def on_starting(server: object) -> None:

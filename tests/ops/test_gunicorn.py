@@ -23,6 +23,8 @@ def _free_port() -> int:
 
 
 def _env(database_url: str, tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    runtime = tmp_path / "run"  # gunicornc's socket lands here, not in the user's ~/.gunicorn
+    runtime.mkdir(exist_ok=True)
     return {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -31,6 +33,7 @@ def _env(database_url: str, tmp_path: Path, port: int, **extra: str) -> dict[str
         "WEB_CONCURRENCY": "2",
         "BIND": f"127.0.0.1:{port}",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"metrics-{port}"),
+        "XDG_RUNTIME_DIR": str(runtime),
         **extra,
     }
 
@@ -81,14 +84,13 @@ def test_two_instances_on_one_machine_each_keep_their_control_socket(database_ur
     """gunicornc's socket is per instance: one portal stopping leaves the other's in place (it
     was one path per user, taken over by the second instance and deleted by the first to stop)."""
     runtime = tmp_path / "run"
-    runtime.mkdir()
     ports = [_free_port(), _free_port()]
     logs = [tmp_path / f"gunicorn-{port}.log" for port in ports]
     procs = []
     try:
         for port, log in zip(ports, logs, strict=True):
             with log.open("w") as out:
-                procs.append(_start(_env(database_url, tmp_path, port, XDG_RUNTIME_DIR=str(runtime)), out))
+                procs.append(_start(_env(database_url, tmp_path, port), out))
         for port, log in zip(ports, logs, strict=True):
             _wait_healthy(port, log)
         expected = sorted(f"portal-gunicorn-127-0-0-1-{port}.ctl" for port in ports)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
@@ -15,7 +16,10 @@ from .config import SUPPORTED_LOCALES, Settings, load_settings
 from .db import make_engine, make_session_factory
 from .extensions import babel, close_db_session, csrf, db_session, login_manager
 from .i18n import TRANSLATIONS_DIR, normalize_locale
-from .models import Participant, StaffUser
+from .models import StaffUser
+
+if TYPE_CHECKING:
+    from .patient_chrome import SignedInParticipant
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -108,7 +112,7 @@ def _register_request_hooks(app: Flask) -> None:
         return {"current_locale": str(get_locale()), "supported_locales": SUPPORTED_LOCALES}
 
 
-def _load_user(user_id: str) -> Participant | StaffUser | None:
+def _load_user(user_id: str) -> SignedInParticipant | StaffUser | None:
     prefix, _, raw_id = user_id.partition(":")
     if not raw_id.isdigit():
         return None

@@ -13,7 +13,8 @@ from typing import ParamSpec, TypeVar
 from flask import abort, redirect, request, session, url_for
 from flask_login import current_user
 
-from .models import Participant, StaffUser
+from .models import StaffUser
+from .patient_chrome import SignedInParticipant
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,9 +37,9 @@ def touch_seen(key: str, now: float) -> None:
         session[key] = int(now)
 
 
-def current_participant() -> Participant | None:
+def current_participant() -> SignedInParticipant | None:
     user = current_user._get_current_object()  # type: ignore[attr-defined]
-    return user if isinstance(user, Participant) else None
+    return user if isinstance(user, SignedInParticipant) else None
 
 
 def current_staff() -> StaffUser | None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .audit import Actor
 from .i18n import translations
-from .models import Participant
+from .models import Participant, ParticipantLike
 from .models.visits import OPEN_VISIT_STATUSES
 from .visit_view import VisitItem
 
@@ -63,7 +63,7 @@ def participant_for_token(session: Session, token: str) -> Participant | None:
 
 
 def build_calendar(
-    items: Iterable[VisitItem], participant: Participant, locale: str, host: str, now: datetime
+    items: Iterable[VisitItem], participant: ParticipantLike, locale: str, host: str, now: datetime
 ) -> bytes:
     """A VCALENDAR with the site's VTIMEZONE and one VEVENT per open visit."""
     _ = translations(locale).gettext
@@ -81,7 +81,7 @@ def build_calendar(
     return cal.to_ical()
 
 
-def _event(item: VisitItem, participant: Participant, locale: str, host: str, now: datetime) -> Event:
+def _event(item: VisitItem, participant: ParticipantLike, locale: str, host: str, now: datetime) -> Event:
     _ = translations(locale).gettext
     site = participant.site
     event = Event()

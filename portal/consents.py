@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from . import audit
 from .audit import Actor
-from .models import ConsentAcknowledgement, ConsentDocument, ConsentRecord, ConsentVersion, Participant
+from .models import ConsentAcknowledgement, ConsentDocument, ConsentRecord, ConsentVersion, ParticipantLike
 
 T = TypeVar("T")
 
@@ -40,7 +40,7 @@ class SignedConsent:
         return self.record.signed_on
 
 
-def signed_consents(session: Session, participant: Participant) -> list[SignedConsent]:
+def signed_consents(session: Session, participant: ParticipantLike) -> list[SignedConsent]:
     records = session.scalars(
         select(ConsentRecord)
         .where(ConsentRecord.participant_id == participant.id)
@@ -124,14 +124,14 @@ def _pending_reconsent_query() -> Select[tuple[ConsentVersion]]:
     )
 
 
-def pending_reconsent(session: Session, participant: Participant) -> list[ConsentVersion]:
+def pending_reconsent(session: Session, participant: ParticipantLike) -> list[ConsentVersion]:
     """Published versions needing re-consent, newer than what the participant signed, not yet
     acknowledged or signed (in either language); one per version label, in their language if any."""
     candidates = session.scalars(_pending_reconsent_query(), {"participant_id": participant.id}).all()
     return one_per_label(candidates, participant.preferred_locale, lambda v: (v.document_id, v.label, v.locale))
 
 
-def version_for(session: Session, participant: Participant, version_id: int) -> ConsentVersion | None:
+def version_for(session: Session, participant: ParticipantLike, version_id: int) -> ConsentVersion | None:
     """A published version of a document this participant signed; None for anything else."""
     signed_version = ConsentVersion.__table__.alias("signed_version")
     theirs = exists().where(
@@ -146,7 +146,7 @@ def version_for(session: Session, participant: Participant, version_id: int) -> 
     )
 
 
-def is_pending(session: Session, participant: Participant, version: ConsentVersion) -> bool:
+def is_pending(session: Session, participant: ParticipantLike, version: ConsentVersion) -> bool:
     return any(
         v.document_id == version.document_id and v.label == version.label
         for v in pending_reconsent(session, participant)
@@ -154,7 +154,7 @@ def is_pending(session: Session, participant: Participant, version: ConsentVersi
 
 
 def acknowledge(
-    session: Session, participant: Participant, version: ConsentVersion, locale: str, actor: Actor, now: datetime
+    session: Session, participant: ParticipantLike, version: ConsentVersion, locale: str, actor: Actor, now: datetime
 ) -> ConsentAcknowledgement | None:
     """Record that the participant opened and acknowledged this new version (once)."""
     existing = session.scalar(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from . import audit
 from .audit import Actor
 from .config import QuietHours
-from .models import NewsItem, NewsReceipt, Participant, Site, StaffUser, Study
+from .models import NewsItem, NewsReceipt, Participant, ParticipantLike, Site, StaffUser, Study
 from .notices import queue_notice
 
 TITLE_MAX = 120
@@ -115,7 +115,7 @@ def publish_news(
     return item, notified
 
 
-def _visible(participant: Participant) -> ColumnElement[bool]:
+def _visible(participant: ParticipantLike) -> ColumnElement[bool]:
     return visible_to(participant.study_id, participant.site_id)
 
 
@@ -124,7 +124,7 @@ def visible_to(study_id: object, site_id: object) -> ColumnElement[bool]:
     return and_(NewsItem.study_id == study_id, or_(NewsItem.site_id.is_(None), NewsItem.site_id == site_id))
 
 
-def news_for(session: Session, participant: Participant, limit: int = 50) -> list[NewsEntry]:
+def news_for(session: Session, participant: ParticipantLike, limit: int = 50) -> list[NewsEntry]:
     """The participant's news, newest first, each marked read or unread."""
     rows = session.execute(
         select(NewsItem, NewsReceipt.read_at)
@@ -145,11 +145,11 @@ def unread_news_query(participant_id: object, study_id: object, site_id: object)
     return select(func.count(NewsItem.id)).where(visible_to(study_id, site_id), NewsItem.id.not_in(read))
 
 
-def unread_news_count(session: Session, participant: Participant) -> int:
+def unread_news_count(session: Session, participant: ParticipantLike) -> int:
     return session.scalar(unread_news_query(participant.id, participant.study_id, participant.site_id)) or 0
 
 
-def mark_read(session: Session, participant: Participant, item_ids: Collection[int], now: datetime) -> int:
+def mark_read(session: Session, participant: ParticipantLike, item_ids: Collection[int], now: datetime) -> int:
     """Mark the given items read (creating receipts for items published before the participant joined)."""
     if not item_ids:
         return 0

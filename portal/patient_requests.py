@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .audit import Actor
-from .models import Participant, RescheduleRequest, Visit
+from .models import ParticipantLike, RescheduleRequest, Visit
 from .models.visits import OPEN_VISIT_STATUSES
 
 MAX_DATES = 3
@@ -60,7 +60,7 @@ def _parse_date(text: str) -> date:
 
 def request_new_date(
     session: Session,
-    participant: Participant,
+    participant: ParticipantLike,
     visit: Visit,
     dates: Sequence[date],
     note: str,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 from . import audit
 from .audit import Actor
 from .config import QuietHours
-from .models import OutboxMessage, Participant, StaffUser
+from .models import OutboxMessage, Participant, ParticipantLike, StaffUser
 from .models.messages import MESSAGE_TOPICS
 from .notices import queue_notice
 
@@ -74,7 +74,7 @@ def clean_body(body: str, limit: int = BODY_MAX) -> str:
     return text
 
 
-def sent_last_hour(session: Session, participant: Participant, now: datetime) -> int:
+def sent_last_hour(session: Session, participant: ParticipantLike, now: datetime) -> int:
     return session.scalar(
         select(func.count(OutboxMessage.id)).where(
             OutboxMessage.participant_id == participant.id, OutboxMessage.direction == "in",
@@ -84,7 +84,7 @@ def sent_last_hour(session: Session, participant: Participant, now: datetime) ->
 
 
 def send_portal_message(
-    session: Session, participant: Participant, body: str, topic: str | None, actor: Actor, now: datetime
+    session: Session, participant: ParticipantLike, body: str, topic: str | None, actor: Actor, now: datetime
 ) -> OutboxMessage:
     """Store the participant's message for the team; urgent when it names a warning sign."""
     if participant.status in CLOSED_STATUSES:
@@ -135,7 +135,7 @@ def _unread_query() -> Select[tuple[int]]:
     return select(OutboxMessage.id).where(unread_replies(bindparam("participant_id")))
 
 
-def participant_conversation(session: Session, participant: Participant, limit: int = 200) -> list[OutboxMessage]:
+def participant_conversation(session: Session, participant: ParticipantLike, limit: int = 200) -> list[OutboxMessage]:
     """Everything between the participant and the team, newest first: portal both ways, SMS both ways."""
     return list(session.scalars(_conversation_query(), {"participant_id": participant.id, "limit": limit}))
 
@@ -148,7 +148,7 @@ def unread_replies(participant_id: object) -> ColumnElement[bool]:
     )  # fmt: skip
 
 
-def mark_replies_read(session: Session, participant: Participant, actor: Actor, now: datetime) -> list[int]:
+def mark_replies_read(session: Session, participant: ParticipantLike, actor: Actor, now: datetime) -> list[int]:
     """The participant opened the conversation: unread replies become read (each read is audited)."""
     ids = list(session.scalars(_unread_query(), {"participant_id": participant.id}))
     if ids:
@@ -163,7 +163,7 @@ def mark_replies_read(session: Session, participant: Participant, actor: Actor, 
 # --- the study team's side -------------------------------------------------------------------
 
 
-def open_messages(session: Session, participant: Participant) -> list[OutboxMessage]:
+def open_messages(session: Session, participant: ParticipantLike) -> list[OutboxMessage]:
     return list(session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.participant_id == participant.id, OutboxMessage.direction == "in",
@@ -216,7 +216,7 @@ def mark_handled_with_reason(
     )  # fmt: skip
 
 
-def with_handlers(session: Session, participant: Participant) -> list[OutboxMessage]:
+def with_handlers(session: Session, participant: ParticipantLike) -> list[OutboxMessage]:
     """Incoming messages with who handled them and when, newest first (for the team's conversation view)."""
     return list(session.scalars(
         select(OutboxMessage)

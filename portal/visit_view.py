@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from .db import read_rows
 from .i18n import to_local
-from .models import Participant, RescheduleRequest, Visit, VisitDefinition
+from .models import ParticipantLike, RescheduleRequest, Visit, VisitDefinition
 from .models.visits import OPEN_VISIT_STATUSES
 
 
@@ -101,7 +101,7 @@ def _grouped(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Sequence[Any], li
     return grouped
 
 
-def load_visits(session: Session, participant: Participant, locale: str, today: date) -> list[VisitItem]:
+def load_visits(session: Session, participant: ParticipantLike, locale: str, today: date) -> list[VisitItem]:
     rows = read_rows(session, _visits_with_requests(False), {"participant_id": participant.id}).all()
     context = _Context.of(participant, locale, today)
     items = [describe(row, context, tuple(reqs)) for row, reqs in _grouped(rows).values()]
@@ -109,7 +109,7 @@ def load_visits(session: Session, participant: Participant, locale: str, today: 
 
 
 def load_visit(
-    session: Session, participant: Participant, visit_id: int, locale: str, today: date
+    session: Session, participant: ParticipantLike, visit_id: int, locale: str, today: date
 ) -> VisitItem | None:
     """One visit of this participant; None for anyone else's id (ownership in the query)."""
     params = {"participant_id": participant.id, "visit_id": visit_id}
@@ -128,7 +128,7 @@ class _Context:
     texts: dict[str, str]  # the protocol file's preparation advice
 
     @classmethod
-    def of(cls, participant: Participant, locale: str, today: date) -> _Context:
+    def of(cls, participant: ParticipantLike, locale: str, today: date) -> _Context:
         texts = (participant.study.content or {}).get("preparation", {})
         return cls(participant.site.timezone, "zh" if locale.startswith("zh") else "en", today, texts)
 

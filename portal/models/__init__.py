@@ -7,7 +7,7 @@ from .consent import ConsentAcknowledgement, ConsentDocument, ConsentRecord, Con
 from .enquiries import Enquiry, EnquiryNote
 from .messages import OutboxMessage, ReminderPlanEntry, WorkerHeartbeat
 from .news import NewsItem, NewsReceipt
-from .people import Participant, StaffRecoveryCode, StaffUser, staff_sites
+from .people import Participant, ParticipantLike, SiteLike, StaffRecoveryCode, StaffUser, StudyLike, staff_sites
 from .results import ResultCorrection, ResultPanel, ResultValue
 from .study import Arm, ReminderRule, Site, Study, VisitDefinition, VisitDefinitionArm
 from .visits import RescheduleRequest, Visit
@@ -26,6 +26,7 @@ __all__ = [
     "NewsReceipt",
     "OutboxMessage",
     "Participant",
+    "ParticipantLike",
     "ReminderPlanEntry",
     "ReminderRule",
     "RescheduleRequest",
@@ -34,9 +35,11 @@ __all__ = [
     "ResultValue",
     "SignInChallenge",
     "Site",
+    "SiteLike",
     "StaffRecoveryCode",
     "StaffUser",
     "Study",
+    "StudyLike",
     "Visit",
     "VisitDefinition",
     "VisitDefinitionArm",

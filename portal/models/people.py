@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Boolean,
@@ -26,6 +27,47 @@ PARTICIPANT_STATUSES = ("active", "withdrawn", "completed", "deceased")
 OPT_OUT_CHANNELS = ("sms", "portal", "staff", "provider")
 LOCALES = ("zh_Hans_CN", "en")
 STAFF_ROLES = ("admin", "coordinator", "investigator")
+
+
+class SiteLike(Protocol):
+    """What participant-facing code reads of a site: the ORM row or a plain copy of it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+    def localized(self, field: str, locale: str) -> str: ...
+
+
+class StudyLike(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def content(self) -> dict[str, Any]: ...
+
+
+class ParticipantLike(Protocol):
+    """What functions that only read a participant need: the ORM row, or the signed-in
+    participant's plain values that every participant page loads (patient_chrome.SignedInParticipant)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def study_id(self) -> int: ...
+    @property
+    def site_id(self) -> int: ...
+    @property
+    def preferred_locale(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def calendar_token_hash(self) -> str | None: ...
+    @property
+    def site(self) -> SiteLike: ...
+    @property
+    def study(self) -> StudyLike: ...
 
 
 class Participant(LoginIdentity, Base):

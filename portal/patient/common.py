@@ -19,8 +19,8 @@ from ..config import Settings
 from ..extensions import db_session
 from ..i18n import clock, long_date, short_date, to_local
 from ..id_urls import id_url
-from ..models import Participant
-from ..patient_chrome import PatientChrome, patient_chrome
+from ..models import Participant, ParticipantLike
+from ..patient_chrome import PatientChrome, SignedInParticipant, patient_chrome
 from .blueprint import bp
 
 CLOSED_STATUSES = ("withdrawn", "deceased")
@@ -41,13 +41,21 @@ def page_locale() -> str:
     return str(get_locale())
 
 
-def signed_in() -> Participant:
+def signed_in() -> SignedInParticipant:
     participant = current_participant()
     assert participant is not None  # noqa: S101 - guarded by participant_required
     return participant
 
 
-def site_today(participant: Participant) -> date:
+def participant_row(participant: SignedInParticipant) -> Participant:
+    """The signed-in participant's ORM row, for a view that changes it (pages only read the
+    plain values the session loaded: see patient_chrome)."""
+    row = db_session().get(Participant, participant.id)
+    assert row is not None  # noqa: S101 - loaded for this request by the session's user loader
+    return row
+
+
+def site_today(participant: ParticipantLike) -> date:
     return to_local(utc_now(), participant.site.timezone).date()
 
 
@@ -55,11 +63,11 @@ def client_address() -> str:
     return request.remote_addr or ""
 
 
-def actor_for(participant: Participant) -> Actor:
+def actor_for(participant: ParticipantLike) -> Actor:
     return Actor(type="participant", id=participant.id, request_id=g.get("request_id", ""), ip_address=client_address())
 
 
-def record_viewed(participant: Participant, what: str, object_id: object = "") -> None:
+def record_viewed(participant: ParticipantLike, what: str, object_id: object = "") -> None:
     """Every view of participant data leaves an audit row (DESIGN.md invariant 7)."""
     audit.record_view(
         db_session(), actor_for(participant), f"portal.view_{what}", object_type=what, object_id=object_id,
@@ -90,7 +98,7 @@ def _patient_globals() -> dict[str, object]:
     chrome = PatientChrome(0, 0, ())
     if participant is not None and request.endpoint not in ("patient.sign_in", "patient.enter_code"):
         # Read with the participant when the session loaded them (portal._load_user).
-        chrome = g.get("patient_chrome") or patient_chrome(db_session(), participant)
+        chrome = g.get("patient_chrome") or patient_chrome(db_session(), participant.id)
     return {
         "me": participant,
         "site": participant.site if participant else None,

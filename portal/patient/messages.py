@@ -21,7 +21,7 @@ from .. import portal_messages as pm
 from ..access import participant_required
 from ..extensions import db_session
 from ..i18n import clock, long_date, to_local
-from ..models import OutboxMessage, Participant
+from ..models import OutboxMessage, ParticipantLike
 from ..models.messages import MESSAGE_TOPICS
 from .blueprint import bp
 from .common import actor_for, page_locale, signed_in
@@ -51,12 +51,12 @@ def _errors() -> dict[str, str]:
     }
 
 
-def when(moment: datetime, participant: Participant) -> str:
+def when(moment: datetime, participant: ParticipantLike) -> str:
     local = to_local(moment, participant.site.timezone)
     return f"{long_date(local.date(), page_locale())} {clock(local, page_locale())}"
 
 
-def _confirmation(participant: Participant) -> tuple[OutboxMessage | None, str]:
+def _confirmation(participant: ParticipantLike) -> tuple[OutboxMessage | None, str]:
     """The message just sent (loaded through the participant, never by a bare id) and its confirmation."""
     sent_id = session.pop(SENT_KEY, None)
     if not isinstance(sent_id, int):

@@ -28,6 +28,7 @@ from .common import (
     actor_for,
     client_address,
     page_locale,
+    participant_row,
     portal_settings,
     record_viewed,
     render_viewed,
@@ -170,7 +171,7 @@ def calendar_new() -> Response | str:
     if not form.validate_on_submit():
         return redirect(url_for("patient.calendar"))
     me = signed_in()
-    token = calendar_feed.issue_token(db_session(), me, actor_for(me))
+    token = calendar_feed.issue_token(db_session(), participant_row(me), actor_for(me))
     db_session().commit()
     url = portal_settings().public_base_url + url_for("patient.calendar_feed", token=token)
     return render_template("patient/calendar.html", form=form, feed_url=url)
@@ -181,7 +182,7 @@ def calendar_new() -> Response | str:
 def calendar_revoke() -> Response:
     if EmptyForm().validate_on_submit():
         me = signed_in()
-        calendar_feed.revoke_token(db_session(), me, actor_for(me))
+        calendar_feed.revoke_token(db_session(), participant_row(me), actor_for(me))
         db_session().commit()
         flash(_("Your calendar link no longer works. You can make a new one at any time."), "info")
     return redirect(url_for("patient.calendar"))
@@ -301,7 +302,8 @@ def sms_settings() -> Response:
     form = SmsForm()
     if form.validate_on_submit():
         enabled = bool(form.enabled.data)
-        set_sms_opt_out(db_session(), me, not enabled, channel="portal", actor=actor_for(me), now=utc_now())
+        set_sms_opt_out(db_session(), participant_row(me), not enabled, channel="portal", actor=actor_for(me),
+                        now=utc_now())
         db_session().commit()
         flash(_("Text message reminders are on.") if enabled else _("Text message reminders are off."), "info")
     return redirect(url_for("patient.contact"))
@@ -315,7 +317,7 @@ def set_language() -> Response:
         session["locale"] = locale
         participant, staff = current_participant(), current_staff()
         if participant is not None and participant.preferred_locale != locale:
-            participant.preferred_locale = locale
+            participant_row(participant).preferred_locale = locale
             # SMS follow the saved language: pending reminders are re-rendered.
             reminders.replan_participants(db_session(), [participant.id])
             db_session().commit()

@@ -57,7 +57,8 @@ def record(
     return event
 
 
-_VIEW_INSERT = insert(AuditEvent.__table__)
+# Inline: no RETURNING of the new id, which nothing reads.
+_VIEW_INSERT = insert(AuditEvent.__table__).inline()
 
 
 def record_view(session: Session, actor: Actor, action: str, *, object_type: str, object_id: object = "",
@@ -65,10 +66,13 @@ def record_view(session: Session, actor: Actor, action: str, *, object_type: str
     """An audit row for reading a page, written at once with one plain INSERT.
 
     Page views are the commonest audit rows (every participant page writes one) and change
-    nothing else, so they skip the ORM's unit of work; the row is in the same transaction as
-    anything else the request writes, and the caller commits as usual.
+    nothing else, so they skip the ORM's unit of work and its execution path (through the
+    session's connection, after flushing as Session.execute would); the row is in the same
+    transaction as anything else the request writes, and the caller commits as usual.
     """
-    session.execute(_VIEW_INSERT, {
+    if session.autoflush:
+        session.flush()
+    session.connection().execute(_VIEW_INSERT, {
         "actor_type": actor.type, "actor_id": actor.id, "actor_role": actor.role, "request_id": actor.request_id,
         "ip_address": actor.ip_address, "action": action, "object_type": object_type,
         "object_id": str(object_id) if object_id not in (None, "") else "", "participant_id": participant_id,

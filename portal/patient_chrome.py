@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from .consents import one_per_label, pending_reconsent_conditions
 from .db import read_rows
+from .i18n import localized
 from .models import ConsentVersion, OutboxMessage, Participant, Site, Study
 from .models.base import LoginIdentity
 from .news import unread_news_query
@@ -52,7 +53,7 @@ class SiteInfo:
     map_url: str
 
     def localized(self, field: str, locale: str) -> str:
-        return str(getattr(self, f"{field}_{'zh' if locale.startswith('zh') else 'en'}"))
+        return localized(self, field, locale)
 
 
 @dataclass(frozen=True)

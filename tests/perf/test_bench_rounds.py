@@ -26,6 +26,16 @@ def test_the_target_is_marked_from_the_averaged_rounds() -> None:
     assert next(t for t in targets if t["target"].startswith("staff worklist"))["status"] == "met"
 
 
+def test_a_ratio_just_under_its_line_does_not_read_as_the_line() -> None:
+    floor = PageLoad(report.FLOOR, True, 756.0, 80.0, 100.0, 0, 7560, 200, "wrk")
+    for rps, figure, status in ((188.5, "0.249×", "MISSED"), (188.99, "0.249×", "MISSED"), (189.5, "0.251×", "met"),
+                                (200.0, "0.26×", "met")):
+        page = PageLoad("staff worklist", True, rps, 300.0, 500.0, 0, 1885, 5, "wrk", "", 756.0, 100.0)
+        worklist = next(t for t in report.targets({"web": [vars(floor), vars(page)]})
+                        if t["target"].startswith("staff worklist"))  # fmt: skip
+        assert (worklist["figure"].split(" ")[0], worklist["status"]) == (figure, status)
+
+
 def test_one_round_is_reported_as_measured() -> None:
     only = _run(180.0, 800.0)
     assert _rounds([only]) is only

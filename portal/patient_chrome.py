@@ -56,7 +56,7 @@ class SiteInfo:
         return localized(self, field, locale)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: its content is a dict
 class StudyInfo:
     """A study as participant pages read it (field names are the studies table's columns)."""
 
@@ -153,10 +153,3 @@ def _chrome(rows: Sequence[Row[Any]], locale: str) -> PatientChrome:
     chosen = one_per_label(versions, locale, key)
     first = rows[0]
     return PatientChrome(first.chrome_messages or 0, first.chrome_news or 0, tuple(r.version_id for r in chosen))
-
-
-def patient_chrome(session: Session, participant_id: int) -> PatientChrome:
-    """The chrome alone, for a request whose participant was not loaded by the session's user
-    loader (which reads it along: see load_with_chrome)."""
-    found = load_with_chrome(session, participant_id)
-    return found[1] if found is not None else PatientChrome(0, 0, ())

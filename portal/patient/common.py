@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import logout_user
@@ -20,10 +20,11 @@ from ..extensions import db_session
 from ..i18n import clock, long_date, short_date, to_local
 from ..id_urls import id_url
 from ..models import Participant, ParticipantLike
-from ..patient_chrome import PatientChrome, SignedInParticipant, patient_chrome
+from ..patient_chrome import PatientChrome, SignedInParticipant
 from .blueprint import bp
 
 CLOSED_STATUSES = ("withdrawn", "deceased")
+NO_CHROME = PatientChrome(0, 0, ())
 KEEP_SIGNED_IN = timedelta(days=30)
 # Endpoints a signed-in but withdrawn participant may still reach.
 CLOSED_ALLOWED = {"patient.closed", "patient.sign_out", "patient.set_language", "patient.contact", "patient.messages"}
@@ -51,7 +52,8 @@ def participant_row(participant: SignedInParticipant) -> Participant:
     """The signed-in participant's ORM row, for a view that changes it (pages only read the
     plain values the session loaded: see patient_chrome)."""
     row = db_session().get(Participant, participant.id)
-    assert row is not None  # noqa: S101 - loaded for this request by the session's user loader
+    if row is None:  # gone since the session's user loader read it this request
+        abort(404)
     return row
 
 
@@ -95,10 +97,11 @@ def safe_next(target: str | None) -> str | None:
 def _patient_globals() -> dict[str, object]:
     participant = current_participant()
     locale = page_locale()
-    chrome = PatientChrome(0, 0, ())
+    # Read with the participant by the session's user loader (portal._load_user), which is
+    # the only source of a SignedInParticipant.
+    chrome = NO_CHROME
     if participant is not None and request.endpoint not in ("patient.sign_in", "patient.enter_code"):
-        # Read with the participant when the session loaded them (portal._load_user).
-        chrome = g.get("patient_chrome") or patient_chrome(db_session(), participant.id)
+        chrome = g.get("patient_chrome", NO_CHROME)
     return {
         "me": participant,
         "site": participant.site if participant else None,

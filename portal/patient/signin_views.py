@@ -115,6 +115,8 @@ def _start_session(participant: Participant, keep: bool) -> Response:
         participant.preferred_locale = chosen  # they chose a language on the sign-in page
         reminders.replan_participants(db, [participant.id])
     db.commit()
+    # The ORM row is the current user for the rest of this request (a redirect); from the next
+    # request on the session's user loader gives the plain SignedInParticipant.
     login_user(participant, remember=keep, duration=KEEP_SIGNED_IN, fresh=True)
     session["keep"] = keep
     session["seen"] = int(time.time())

@@ -171,10 +171,12 @@ def calendar_new() -> Response | str:
     if not form.validate_on_submit():
         return redirect(url_for("patient.calendar"))
     me = signed_in()
-    token = calendar_feed.issue_token(db_session(), participant_row(me), actor_for(me))
+    row = participant_row(me)
+    token = calendar_feed.issue_token(db_session(), row, actor_for(me))
     db_session().commit()
     url = portal_settings().public_base_url + url_for("patient.calendar_feed", token=token)
-    return render_template("patient/calendar.html", form=form, feed_url=url)
+    # The page shows the link just made: the saved row, not the values read before it was made.
+    return render_template("patient/calendar.html", form=form, feed_url=url, me=row)
 
 
 @bp.post("/calendar/revoke")

@@ -61,3 +61,11 @@ def test_settings_changed_on_the_contact_page_are_saved(client, db, make_partici
     assert (saved.sms_opt_out, saved.preferred_locale) == (True, "en")
     page = client.get("/contact").get_data(as_text=True)
     assert '<html lang="en">' in page and "Reminders by text message are off." in page
+
+
+def test_the_page_after_making_a_calendar_link_shows_that_there_is_one(client, make_participant, sign_in):
+    sign_in(make_participant(locale="en"))
+    html = client.post("/calendar/new").get_data(as_text=True)
+    assert "webcal://" in html
+    assert "Stop my calendar link" in html and "Make a new calendar link" in html
+    assert "Make my calendar link" not in html

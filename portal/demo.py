@@ -207,7 +207,7 @@ def _seed_person(
         preferred_locale=person.locale,
     )
     participant = enrol_participant(session, study, data, DEMO_ACTOR, now=now)
-    _sign_consents(session, participant, versions, rng)
+    _sign_consents(session, participant, versions, rng, today)
     visits = session.scalars(
         select(Visit).where(Visit.participant_id == participant.id).order_by(Visit.target_date)
     ).all()
@@ -336,16 +336,19 @@ def _new_version(
 
 
 def _sign_consents(
-    session: Session, participant: Participant, versions: dict[str, list[ConsentVersion]], rng: random.Random
+    session: Session, participant: Participant, versions: dict[str, list[ConsentVersion]], rng: random.Random,
+    today: date,
 ) -> None:
-    """Everyone signed v1.0 at day 0 (or v1.1 if enrolled after it); some re-signed v1.1."""
+    """Everyone signed v1.0 at day 0 (or v1.1 if enrolled after it); some re-signed v1.1. Nobody
+    signed later than today: a participant whose first visit is still to come was enrolled, and
+    so consented, already."""
     newest = versions["v1.1"][0].effective_date
     enrolled_after = participant.day0 >= newest
     labels = ["v1.1"] if enrolled_after else ["v1.0"] + (["v1.1"] if rng.random() < 0.5 else [])
     for label in labels:
         version = next(v for v in versions[label] if v.locale == participant.preferred_locale)
         signed = participant.day0 if label == "v1.0" or enrolled_after else newest + timedelta(days=14)
-        session.add(ConsentRecord(participant_id=participant.id, version_id=version.id, signed_on=signed))
+        session.add(ConsentRecord(participant_id=participant.id, version_id=version.id, signed_on=min(signed, today)))
 
 
 def demo_consent_pdf(label: str, locale: str) -> bytes:

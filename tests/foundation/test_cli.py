@@ -4,7 +4,9 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -48,6 +50,11 @@ def test_init_db_and_seed_demo_are_idempotent(tmp_path: Path):
         opted_out = conn.execute(select(func.count()).where(Participant.sms_opt_out)).scalar()
         arms = conn.execute(text("SELECT DISTINCT arm_id FROM participants")).scalars().all()
     assert {"active", "withdrawn"} <= statuses and opted_out >= 1 and len(arms) == 2
+    # Consent comes before anything else: nobody's consent is dated after today, even for the
+    # participants whose first visit is still days away.
+    with engine.connect() as conn:
+        latest = conn.execute(select(func.max(ConsentRecord.signed_on))).scalar()
+    assert date.fromisoformat(str(latest)) <= datetime.now(ZoneInfo("Asia/Shanghai")).date()
     engine.dispose()
 
 

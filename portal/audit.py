@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from .db import execute_core
 from .models import AuditEvent
 
 
@@ -66,13 +67,11 @@ def record_view(session: Session, actor: Actor, action: str, *, object_type: str
     """An audit row for reading a page, written at once with one plain INSERT.
 
     Page views are the commonest audit rows (every participant page writes one) and change
-    nothing else, so they skip the ORM's unit of work and its execution path (through the
-    session's connection, after flushing as Session.execute would); the row is in the same
-    transaction as anything else the request writes, and the caller commits as usual.
+    nothing else, so they skip the ORM's unit of work and its execution path (db.execute_core);
+    the row is in the same transaction as anything else the request writes, and the caller
+    commits as usual.
     """
-    if session.autoflush:
-        session.flush()
-    session.connection().execute(_VIEW_INSERT, {
+    execute_core(session, _VIEW_INSERT, {
         "actor_type": actor.type, "actor_id": actor.id, "actor_role": actor.role, "request_id": actor.request_id,
         "ip_address": actor.ip_address, "action": action, "object_type": object_type,
         "object_id": str(object_id) if object_id not in (None, "") else "", "participant_id": participant_id,

@@ -77,13 +77,18 @@ def _track_writes(engine: Engine) -> None:
             conn.info["wrote"] = True
 
 
-def read_rows(session: Session, statement: Executable, params: dict[str, Any]) -> Result[Any]:
-    """Plain rows of a statement that selects columns, not entities, in the session's transaction
-    but without the ORM's result handling (about 0.15 ms a statement here, on every list page).
+def execute_core(session: Session, statement: Executable, params: dict[str, Any]) -> Result[Any]:
+    """A Core statement (one that loads no entities) in the session's transaction, without the
+    ORM's execution path and result handling (about 0.15 ms a statement here, on every page).
     Pending changes are flushed first, as Session.execute would."""
     if session.autoflush:
         session.flush()
     return session.connection().execute(statement, params)
+
+
+def read_rows(session: Session, statement: Executable, params: dict[str, Any]) -> Result[Any]:
+    """Plain rows of a statement that selects columns, not entities (see execute_core)."""
+    return execute_core(session, statement, params)
 
 
 def end_request_transaction(session: Session, failed: bool) -> None:

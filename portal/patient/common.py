@@ -17,7 +17,7 @@ from ..access import current_participant, touch_seen
 from ..audit import Actor
 from ..config import Settings
 from ..extensions import db_session
-from ..i18n import clock, long_date, short_date, to_local
+from ..i18n import clock, localized, long_date, short_date, to_local
 from ..id_urls import id_url
 from ..models import Participant, ParticipantLike
 from ..patient_chrome import PatientChrome, SignedInParticipant
@@ -113,7 +113,7 @@ def _patient_globals() -> dict[str, object]:
         "fdate": lambda d: long_date(d, locale),
         "fshort": lambda d: short_date(d, locale),
         "ftime": lambda t: clock(t, locale),
-        "loc": lambda obj, field: str(getattr(obj, f"{field}_{'zh' if locale.startswith('zh') else 'en'}")),
+        "loc": lambda obj, field: localized(obj, field, locale),
         "is_zh": locale.startswith("zh"),
         "id_url": id_url,
     }

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import time
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from bench.pages import count_statements
 from portal.models import Participant, Site
 
 from .conftest import visits_of
@@ -26,16 +27,8 @@ def test_participant_pages_never_read_the_treatment_arm(app, client, db, make_pa
     visit = book(visits_of(db, me)[1], at=time(9, 0))
     sign_in(me)
     path = f"/visits/{visit.id}" if page == "/visit" else page
-    seen: list[str] = []
-
-    def remember(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(app.extensions["engine"], "before_cursor_execute", remember)
-    try:
+    with count_statements(app.extensions["engine"]) as seen:
         response = client.get(path)
-    finally:
-        event.remove(app.extensions["engine"], "before_cursor_execute", remember)
     assert response.status_code == 200
     assert seen, "the page read nothing?"
     assert not [s for s in seen if "arm_id" in s or " arms" in s]

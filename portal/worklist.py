@@ -17,7 +17,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -115,6 +114,10 @@ _NOT_ACTIVE = tuple(status for status in PARTICIPANT_STATUSES if status != "acti
 
 # The visit sections (all but "requests") and the names of their page bounds in _due_query.
 _SECTION_PAGE = {name: (f"{name}_from", f"{name}_to") for name in SECTIONS if name != "requests"}
+# In SQL a section is a small number: the database sorts and partitions hundreds of rows by it,
+# and numbers compare without the text collation.
+_SECTION_NUMBER = {"today": 1, "week": 2, "overdue": 3}
+_SECTION_NAME = {number: name for name, number in _SECTION_NUMBER.items()}
 
 
 @lru_cache(maxsize=1)
@@ -149,10 +152,11 @@ def _due_query() -> Select[Any]:
         # a fence: each row's day is computed once, not again in every expression that reads it
         .offset(literal_column("0", Integer))
     ).subquery("due")  # fmt: skip
+    number = {name: literal_column(str(n), Integer) for name, n in _SECTION_NUMBER.items()}
     sectioned = select(due, case(
-        (or_(due.c.window_end < today, due.c.day < today), literal("overdue")),
-        (due.c.day == today, literal("today")),
-        (due.c.day <= horizon, literal("week")),
+        (or_(due.c.window_end < today, due.c.day < today), number["overdue"]),
+        (due.c.day == today, number["today"]),
+        (due.c.day <= horizon, number["week"]),
     ).label("section")).subquery("sectioned")  # fmt: skip
     # One window for both (row_number ignores the frame): the database numbers and counts in one pass.
     order = (sectioned.c.day, sectioned.c.scheduled_at.is_(None), sectioned.c.scheduled_at, sectioned.c.id)
@@ -162,7 +166,8 @@ def _due_query() -> Select[Any]:
         func.row_number().over(**window).label("n"),  # type: ignore[arg-type]
         func.count().over(**window).label("total"),  # type: ignore[arg-type]
     ).subquery("numbered")  # visits past the horizon form a section of their own (NULL), never shown
-    in_page = or_(*(and_(numbered.c.section == name, numbered.c.n > bindparam(lo), numbered.c.n <= bindparam(hi))
+    n = numbered.c.n
+    in_page = or_(*(and_(numbered.c.section == number[name], n > bindparam(lo), n <= bindparam(hi))
                     for name, (lo, hi) in _SECTION_PAGE.items()))  # fmt: skip
     v = numbered.c
     # Names and visit codes only for the rows that leave: the page of each section.
@@ -187,7 +192,8 @@ def _due_sections(session: Session, site_ids: set[int], today: date, horizon: da
     shown: dict[str, list[Any]] = {name: [] for name in _SECTION_PAGE}
     totals = dict.fromkeys(_SECTION_PAGE, 0)
     for row in read_rows(session, _due_query(), params).all():  # all at once: cheaper than row by row
-        section, n, total = row[-3:]  # by position, not name: a page holds up to 150 rows
+        number, n, total = row[-3:]  # by position, not name: a page holds up to 150 rows
+        section = _SECTION_NAME.get(number)
         if section is None:
             continue
         totals[section] = total

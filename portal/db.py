@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
 import time
 import weakref
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Executable, Result, create_engine, event, exc
+from sqlalchemy import ColumnElement, Engine, Executable, Result, Text, cast, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
@@ -152,3 +155,27 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+# --- JSON that many rows share -----------------------------------------------------------------
+
+
+def json_text(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """A JSON column read as its text, for values that many rows and requests share (a visit
+    definition's procedure codes, a study's content): ``shared_json`` parses each text once."""
+    return cast(column, Text)
+
+
+@lru_cache(maxsize=256)
+def shared_json(text: str | None) -> Any:
+    """``text`` parsed once per process, frozen (objects read-only, arrays as tuples): every
+    caller gets the same value."""
+    return _frozen(json.loads(text)) if text else None
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value

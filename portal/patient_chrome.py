@@ -13,7 +13,7 @@ these pages only read them. Views that change the participant load the ORM row b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from functools import lru_cache
@@ -23,7 +23,7 @@ from sqlalchemy import Row, Select, and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
 from .consents import one_per_label, pending_reconsent_conditions
-from .db import read_rows
+from .db import json_text, read_rows, shared_json
 from .i18n import localized
 from .models import ConsentVersion, OutboxMessage, Participant, Site, Study
 from .models.base import LoginIdentity
@@ -66,7 +66,7 @@ class StudyInfo:
     title_en: str
     sponsor_zh: str
     sponsor_en: str
-    content: dict[str, Any]
+    content: Mapping[str, Any]  # read-only, shared by every request that read the same content
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +119,8 @@ def _participant_with_chrome() -> Select[Any]:
     return (
         select(*(people.c[name] for name in _OWN_FIELDS),
                *(sites.c[name].label(f"site__{name}") for name in _SITE_FIELDS),
-               *(studies.c[name].label(f"study__{name}") for name in _STUDY_FIELDS),
+               *(studies.c[name].label(f"study__{name}") for name in _STUDY_FIELDS if name != "content"),
+               json_text(studies.c.content).label("study__content"),
                unread_messages.scalar_subquery().label("chrome_messages"),
                unread_news.scalar_subquery().label("chrome_news"), ConsentVersion.id.label("version_id"),
                ConsentVersion.document_id.label("version_document_id"), ConsentVersion.label.label("version_label"),
@@ -143,7 +144,8 @@ def load_with_chrome(session: Session, participant_id: int) -> tuple[SignedInPar
 
 def _participant(values: Any) -> SignedInParticipant:
     site = SiteInfo(**{name: values[f"site__{name}"] for name in _SITE_FIELDS})
-    study = StudyInfo(**{name: values[f"study__{name}"] for name in _STUDY_FIELDS})
+    study = StudyInfo(**{name: values[f"study__{name}"] for name in _STUDY_FIELDS if name != "content"},
+                      content=shared_json(values["study__content"]) or {})
     return SignedInParticipant(**{name: values[name] for name in _OWN_FIELDS}, site=site, study=study)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -50,7 +51,7 @@ def normalize_for_match(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
-def red_flags_in(text: str, flags: dict[str, list[str]]) -> list[str]:
+def red_flags_in(text: str, flags: Mapping[str, Sequence[str]]) -> list[str]:
     """The protocol's warning signs (either language) that the text mentions."""
     haystack = normalize_for_match(text)
     found = []

@@ -7,7 +7,7 @@ schedule engine sets only for the arm that has them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from .db import read_rows
+from .db import json_text, read_rows, shared_json
 from .i18n import to_local
 from .models import ParticipantLike, RescheduleRequest, Visit, VisitDefinition
 from .models.visits import OPEN_VISIT_STATUSES
@@ -80,7 +80,7 @@ def _visits_with_requests(one_visit: bool) -> Select[Any]:
     query = (
         select(Visit.id, Visit.scheduled_at, Visit.actual_date, Visit.target_date, Visit.window_start,
                Visit.window_end, Visit.status, Visit.is_infusion, VisitDefinition.name_zh, VisitDefinition.name_en,
-               VisitDefinition.procedures, VisitDefinition.fasting, VisitDefinition.preparation_zh,
+               json_text(VisitDefinition.procedures), VisitDefinition.fasting, VisitDefinition.preparation_zh,
                VisitDefinition.preparation_en, RescheduleRequest.status, RescheduleRequest.proposed_date_1,
                RescheduleRequest.proposed_date_2, RescheduleRequest.proposed_date_3)
         .join(VisitDefinition, VisitDefinition.id == Visit.definition_id)
@@ -125,7 +125,7 @@ class _Context:
     timezone: str
     lang: str  # "zh" | "en"
     today: date
-    texts: dict[str, str]  # the protocol file's preparation advice
+    texts: Mapping[str, str]  # the protocol file's preparation advice
 
     @classmethod
     def of(cls, participant: ParticipantLike, locale: str, today: date) -> _Context:
@@ -135,12 +135,13 @@ class _Context:
 
 def describe(row: Sequence[Any], context: _Context, requests: tuple[RequestState, ...] = ()) -> VisitItem:
     (visit_id, scheduled_at, actual_date, target_date, window_start, window_end, status, is_infusion,
-     name_zh, name_en, codes, fasting, preparation_zh, preparation_en) = row[:14]  # fmt: skip
+     name_zh, name_en, codes_json, fasting, preparation_zh, preparation_en) = row[:14]  # fmt: skip
+    codes = shared_json(codes_json) or ()
     zh = context.lang == "zh"
     at = to_local(scheduled_at, context.timezone) if scheduled_at else None
     day = actual_date or (at.date() if at else target_date)
     open_ = status in OPEN_VISIT_STATUSES
-    procedures = (*(str(code) for code in codes or ()), *(("infusion",) if is_infusion else ()))
+    procedures = (*(str(code) for code in codes), *(("infusion",) if is_infusion else ()))
     return VisitItem(
         id=visit_id,
         name=name_zh if zh else name_en,
@@ -153,7 +154,7 @@ def describe(row: Sequence[Any], context: _Context, requests: tuple[RequestState
         is_infusion=is_infusion,
         fasting=fasting,
         procedures=procedures,
-        preparation=_preparation(context, fasting, "ultrasound" in (codes or ()), is_infusion,
+        preparation=_preparation(context, fasting, "ultrasound" in codes, is_infusion,
                                  preparation_zh if zh else preparation_en),
         days_to_go=(day - context.today).days,
         can_confirm=status == "scheduled" and day >= context.today,

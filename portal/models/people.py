@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -45,7 +46,7 @@ class StudyLike(Protocol):
     @property
     def id(self) -> int: ...
     @property
-    def content(self) -> dict[str, Any]: ...
+    def content(self) -> Mapping[str, Any]: ...
 
 
 class ParticipantLike(Protocol):

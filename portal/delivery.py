@@ -8,8 +8,9 @@ recording a create reply after the first callback already arrived can never down
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import Update, bindparam, case, func, literal, or_, update
 from sqlalchemy.orm import Session
 
 from .models import OutboxMessage, ReminderPlanEntry
@@ -101,41 +102,49 @@ def advance(
 
 def accept_many(session: Session, accepted: list[tuple[int, str, str, int]], now: datetime) -> None:
     """``advance`` for many rows the provider accepted, as (row id, status, provider id, segments)
-    with status in ACCEPTED: the same forward-only rules in two statements instead of five per row
-    (the dispatcher records sends in groups). Provider id, segments and sent_at are written as
-    ``advance`` writes them, whatever the status; the status only moves forward."""
+    with status in ACCEPTED: the same forward-only rules, one statement per status run for all its
+    rows at once (the dispatcher records sends in groups). Provider id, segments and sent_at are
+    written as ``advance`` writes them, whatever the status; the status only moves forward."""
     if not accepted:
         return
-    ids = [i for i, _, _, _ in accepted]
-    status_of = case({i: s for i, s, _, _ in accepted}, value=OutboxMessage.id)
-    # Whether a row's status moves (SET expressions all see the row as it was before the update).
-    by_status = {status: [i for i, s, _, _ in accepted if s == status] for _, status, _, _ in accepted}
-    moves = or_(*(and_(OutboxMessage.id.in_(rows), OutboxMessage.status.in_(behind(status)))
-                  for status, rows in sorted(by_status.items())))  # fmt: skip
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids))
-        .values(
-            provider_id=func.coalesce(OutboxMessage.provider_id, case({i: p for i, _, p, _ in accepted},
-                                                                      value=OutboxMessage.id)),
-            segments=case({i: n for i, _, _, n in accepted}, value=OutboxMessage.id),
-            sent_at=func.coalesce(OutboxMessage.sent_at, now),
-            status=case((moves, status_of), else_=OutboxMessage.status),
-            status_updated_at=case((moves, now), else_=OutboxMessage.status_updated_at),
-            delivered_at=case((and_(moves, status_of == "delivered"), now), else_=OutboxMessage.delivered_at),
-            # A row already at or past ``accepted`` had these cleared by whoever moved it there.
-            claimed_by=None,
-            lease_expires_at=None,
-        ),
-        execution_options=_NO_SYNC,
-    )  # fmt: skip
+    session.flush()  # as Session.execute would: the statements below go through its connection
+    connection = session.connection()
+    for status in sorted({status for _, status, _, _ in accepted}):
+        rows = [{"m_id": i, "m_provider_id": p, "m_segments": n, "m_now": now}
+                for i, s, p, n in accepted if s == status]  # fmt: skip
+        connection.execute(_accept_statement(status), rows)
     # Entries still planned become sent; a dropped one (its message was cancelled) stays dropped.
+    ids = [i for i, _, _, _ in accepted]
     session.execute(
         update(ReminderPlanEntry)
         .where(ReminderPlanEntry.message_id.in_(ids), ReminderPlanEntry.status.in_(("planned", "sent")))
         .values(status="sent", reason=""),
         execution_options=_NO_SYNC,
     )
+
+
+@lru_cache(maxsize=len(ACCEPTED))
+def _accept_statement(status: str) -> Update:
+    """One accepted row's UPDATE for ``status``, built once and run for a whole group (executemany):
+    the same SQL every time, so it is compiled once and stays prepared, however many rows a group
+    has. (SET expressions all see the row as it was before the update.)"""
+    outbox = OutboxMessage.__table__
+    moves = outbox.c.status.in_([literal(s) for s in behind(status)])
+    # Typed as their columns, so values are stored exactly as the ORM stores them (UTC, naive).
+    now = bindparam("m_now", type_=outbox.c.sent_at.type)
+    values = {
+        "provider_id": func.coalesce(outbox.c.provider_id, bindparam("m_provider_id", type_=outbox.c.provider_id.type)),
+        "segments": bindparam("m_segments", type_=outbox.c.segments.type),
+        "sent_at": func.coalesce(outbox.c.sent_at, now),
+        "status": case((moves, literal(status)), else_=outbox.c.status),
+        "status_updated_at": case((moves, now), else_=outbox.c.status_updated_at),
+        # A row already at or past ``accepted`` had these cleared by whoever moved it there.
+        "claimed_by": None,
+        "lease_expires_at": None,
+    }
+    if status == "delivered":
+        values["delivered_at"] = case((moves, now), else_=outbox.c.delivered_at)
+    return update(outbox).where(outbox.c.id == bindparam("m_id", type_=outbox.c.id.type)).values(values)
 
 
 def _update_plan_entry(session: Session, message_id: int, status: str, error_code: str | None) -> None:

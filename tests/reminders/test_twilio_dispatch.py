@@ -223,3 +223,20 @@ def test_infusion_reminders_never_reach_the_control_arm(
 ) -> None:
     participant = make_participant(arm="control")
     assert not db.scalar(select(Visit.id).where(Visit.participant_id == participant.id, Visit.is_infusion))
+
+
+def test_a_proxy_from_the_environment_carries_every_send(
+    settings: Settings, fake_twilio: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hospitals often reach the internet only through a proxy set in the worker's environment:
+    the backend reads it once, at start-up, and every send goes through it."""
+    from dataclasses import replace
+
+    from portal.sms.twilio_backend import TwilioBackend
+
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fake_twilio.base_url)  # the fake answers absolute-URI requests too
+    backend = TwilioBackend(replace(settings, twilio_api_base="http://api.twilio.invalid"))
+    sids = [backend.send(OutgoingSms(n, f"+861380000000{n}", "提醒", "reminder")).provider_id for n in (1, 2)]
+    assert sids == [m.sid for m in fake_twilio.state.accepted()]

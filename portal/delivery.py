@@ -13,6 +13,7 @@ from functools import lru_cache
 from sqlalchemy import Update, bindparam, case, func, literal, or_, update
 from sqlalchemy.orm import Session
 
+from .db import execute_core
 from .models import OutboxMessage, ReminderPlanEntry
 
 RANK = {
@@ -107,20 +108,15 @@ def accept_many(session: Session, accepted: list[tuple[int, str, str, int]], now
     written as ``advance`` writes them, whatever the status; the status only moves forward."""
     if not accepted:
         return
-    session.flush()  # as Session.execute would: the statements below go through its connection
-    connection = session.connection()
     for status in sorted({status for _, status, _, _ in accepted}):
         rows = [{"m_id": i, "m_provider_id": p, "m_segments": n, "m_now": now}
                 for i, s, p, n in accepted if s == status]  # fmt: skip
-        connection.execute(_accept_statement(status), rows)
+        execute_core(session, _accept_statement(status), rows)
     # Entries still planned become sent; a dropped one (its message was cancelled) stays dropped.
     ids = [i for i, _, _, _ in accepted]
-    session.execute(
-        update(ReminderPlanEntry)
-        .where(ReminderPlanEntry.message_id.in_(ids), ReminderPlanEntry.status.in_(("planned", "sent")))
-        .values(status="sent", reason=""),
-        execution_options=_NO_SYNC,
-    )
+    execute_core(session, update(ReminderPlanEntry)
+                 .where(ReminderPlanEntry.message_id.in_(ids), ReminderPlanEntry.status.in_(("planned", "sent")))
+                 .values(status="sent", reason=""), {})  # fmt: skip
 
 
 @lru_cache(maxsize=len(ACCEPTED))

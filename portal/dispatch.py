@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from . import audit, delivery
 from .config import Settings
-from .db import is_postgres
+from .db import execute_core, is_postgres
 from .models import OutboxMessage, Participant
 from .phones import mask_phone
 from .sms import (
@@ -146,7 +146,7 @@ def claim_batch(
         if postgres:
             query = query.with_for_update(skip_locked=True)
         skipped = False
-        for message_id, phone, kind in session.execute(query):
+        for message_id, phone, kind in execute_core(session, query, {}).all():  # plain rows: no ORM handling
             if len(chosen) >= limit:
                 break
             if kind in DEFERRABLE_KINDS and taken[phone] >= policy.per_phone_cap:
@@ -164,10 +164,8 @@ def claim_batch(
         if not skipped:
             break  # nothing was held back by the cap: what we have is all there is
     if postgres and chosen:
-        session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(chosen)).values(**_claim_values(worker, now, policy)),
-            execution_options=_NO_SYNC,
-        )
+        claim = update(OutboxMessage).where(OutboxMessage.id.in_(chosen)).values(**_claim_values(worker, now, policy))
+        execute_core(session, claim, {})
     per_phone.clear()
     per_phone.update(taken)
     return chosen

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Date, Integer, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from .db import read_rows
 from .models import Arm, OutboxMessage, Participant, Site, Visit, VisitDefinition
 from .models.visits import OPEN_VISIT_STATUSES
 from .schedule import window_state
@@ -168,12 +169,13 @@ def search(session: Session, site_ids: Iterable[int], f: RosterFilter, today: da
     next visit and last message. A page past the end (a stale link) shows the last page."""
     shape, values = _shape_and_values(sorted(site_ids), f)
     asked = max(f.page, 1)
-    found = session.execute(_page_query(shape), {**values, **_window(asked, page_size)}).all()
+    # Plain rows through the session's connection (db.read_rows): no ORM result handling for 50 rows.
+    found = read_rows(session, _page_query(shape), {**values, **_window(asked, page_size)}).all()
     total = found[0][-1] if found else session.scalar(_count_query(shape), values) or 0
     pages = max(1, -(-total // page_size))
     page = min(asked, pages)
     if page != asked:
-        found = session.execute(_page_query(shape), {**values, **_window(page, page_size)}).all()
+        found = read_rows(session, _page_query(shape), {**values, **_window(page, page_size)}).all()
     return RosterPage([_row(r, today) for r in found], total, page, pages)
 
 

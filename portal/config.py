@@ -73,7 +73,7 @@ class Settings:
     metrics_token: str = ""
     # Dispatch: concurrent sends per worker process, and an optional cap on sends per second per
     # worker (0 = off) for providers or sender numbers that limit throughput.
-    worker_send_concurrency: int = 16
+    worker_send_concurrency: int = 32
     sms_rate_limit_per_second: float = 0.0
     testing: bool = False
 
@@ -204,7 +204,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "db_prepare_threshold": _int(env, "DB_PREPARE_THRESHOLD", 5),
         "enquiry_retention_days": _int(env, "ENQUIRY_RETENTION_DAYS", 180),
         "metrics_token": env.get("METRICS_TOKEN", "").strip(),
-        "worker_send_concurrency": _int(env, "WORKER_SEND_CONCURRENCY", 16),
+        "worker_send_concurrency": _int(env, "WORKER_SEND_CONCURRENCY", 32),
         "sms_rate_limit_per_second": _float(env, "SMS_RATE_LIMIT_PER_SECOND", 0.0),
     }
     values.update(overrides)

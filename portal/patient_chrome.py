@@ -103,7 +103,7 @@ class PatientChrome:
 
 _OWN_FIELDS = tuple(f.name for f in fields(SignedInParticipant) if f.name not in ("site", "study"))
 _SITE_FIELDS = tuple(f.name for f in fields(SiteInfo))
-_STUDY_FIELDS = tuple(f.name for f in fields(StudyInfo))
+_STUDY_FIELDS = tuple(f.name for f in fields(StudyInfo) if f.name != "content")  # content: read as text
 
 
 @lru_cache(maxsize=1)
@@ -119,7 +119,7 @@ def _participant_with_chrome() -> Select[Any]:
     return (
         select(*(people.c[name] for name in _OWN_FIELDS),
                *(sites.c[name].label(f"site__{name}") for name in _SITE_FIELDS),
-               *(studies.c[name].label(f"study__{name}") for name in _STUDY_FIELDS if name != "content"),
+               *(studies.c[name].label(f"study__{name}") for name in _STUDY_FIELDS),
                json_text(studies.c.content).label("study__content"),
                unread_messages.scalar_subquery().label("chrome_messages"),
                unread_news.scalar_subquery().label("chrome_news"), ConsentVersion.id.label("version_id"),
@@ -144,7 +144,7 @@ def load_with_chrome(session: Session, participant_id: int) -> tuple[SignedInPar
 
 def _participant(values: Any) -> SignedInParticipant:
     site = SiteInfo(**{name: values[f"site__{name}"] for name in _SITE_FIELDS})
-    study = StudyInfo(**{name: values[f"study__{name}"] for name in _STUDY_FIELDS if name != "content"},
+    study = StudyInfo(**{name: values[f"study__{name}"] for name in _STUDY_FIELDS},
                       content=shared_json(values["study__content"]) or {})
     return SignedInParticipant(**{name: values[name] for name in _OWN_FIELDS}, site=site, study=study)
 

@@ -13,9 +13,10 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Result, Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from .audit import PageView, read_recording
 from .db import json_text, read_rows, shared_json
 from .i18n import to_local
 from .models import ParticipantLike, RescheduleRequest, Visit, VisitDefinition
@@ -101,21 +102,31 @@ def _grouped(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Sequence[Any], li
     return grouped
 
 
-def load_visits(session: Session, participant: ParticipantLike, locale: str, today: date) -> list[VisitItem]:
-    rows = read_rows(session, _visits_with_requests(False), {"participant_id": participant.id}).all()
+def load_visits(session: Session, participant: ParticipantLike, locale: str, today: date,
+                recording: PageView | None = None) -> list[VisitItem]:
+    """The participant's visits; with ``recording``, the page view's audit row is written by the
+    same read (audit.read_recording)."""
+    rows = _read(session, _visits_with_requests(False), {"participant_id": participant.id}, recording).all()
     context = _Context.of(participant, locale, today)
     items = [describe(row, context, tuple(reqs)) for row, reqs in _grouped(rows).values()]
     return sorted(items, key=lambda i: (i.day, i.id))
 
 
 def load_visit(
-    session: Session, participant: ParticipantLike, visit_id: int, locale: str, today: date
+    session: Session, participant: ParticipantLike, visit_id: int, locale: str, today: date,
+    recording: PageView | None = None,
 ) -> VisitItem | None:
     """One visit of this participant; None for anyone else's id (ownership in the query)."""
     params = {"participant_id": participant.id, "visit_id": visit_id}
-    rows = read_rows(session, _visits_with_requests(True), params).all()
+    rows = _read(session, _visits_with_requests(True), params, recording).all()
     context = _Context.of(participant, locale, today)
     return next((describe(row, context, tuple(reqs)) for row, reqs in _grouped(rows).values()), None)
+
+
+def _read(session: Session, statement: Select[Any], params: dict[str, Any], recording: PageView | None) -> Result[Any]:
+    if recording is None:
+        return read_rows(session, statement, params)
+    return read_recording(session, statement, params, recording)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from portal.protocol import load_protocol
 from portal.studies import apply_protocol
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# A test taking a ``database`` argument runs once on SQLite and once on PostgreSQL.
+BOTH_DATABASES = pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 

@@ -69,6 +69,13 @@ def actor_for(participant: ParticipantLike) -> Actor:
     return Actor(type="participant", id=participant.id, request_id=g.get("request_id", ""), ip_address=client_address())
 
 
+def page_view(what: str, object_id: object = "") -> audit.PageView:
+    """The audit row this request's view of the signed-in participant's ``what`` writes."""
+    participant = signed_in()
+    return audit.PageView(actor_for(participant), f"portal.view_{what}", what, object_id, participant.id,
+                          participant.site_id)  # fmt: skip
+
+
 def record_viewed(participant: ParticipantLike, what: str, object_id: object = "") -> None:
     """Every view of participant data leaves an audit row (DESIGN.md invariant 7)."""
     audit.record_view(
@@ -83,6 +90,14 @@ def render_viewed(template: str, what: str, object_id: object = "", **context: o
     one transaction, and a page whose audit row could not be written is never shown."""
     html = render_template(template, **context)
     record_viewed(signed_in(), what, object_id)
+    return html
+
+
+def render_recorded(template: str, **context: object) -> str:
+    """Render a page whose read already wrote its audit row (audit.read_recording), then commit:
+    as with render_viewed, a page whose audit row could not be saved is never shown."""
+    html = render_template(template, **context)
+    db_session().commit()
     return html
 
 

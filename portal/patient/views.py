@@ -28,9 +28,11 @@ from .common import (
     actor_for,
     client_address,
     page_locale,
+    page_view,
     participant_row,
     portal_settings,
     record_viewed,
+    render_recorded,
     render_viewed,
     safe_next,
     signed_in,
@@ -47,8 +49,8 @@ from .forms import EmptyForm, RescheduleForm, SmsForm
 def home() -> str:
     me = signed_in()
     today = site_today(me)
-    summary = vv.summarize(vv.load_visits(db_session(), me, page_locale(), today), today)
-    return render_viewed("patient/home.html", "home", summary=summary, today=today)
+    items = vv.load_visits(db_session(), me, page_locale(), today, recording=page_view("home"))
+    return render_recorded("patient/home.html", summary=vv.summarize(items, today), today=today)
 
 
 Found = TypeVar("Found")
@@ -61,9 +63,9 @@ def _found(row: Found | None) -> Found:
     return row
 
 
-def _visit_or_404(visit_id: int) -> vv.VisitItem:
+def _visit_or_404(visit_id: int, recording: audit.PageView | None = None) -> vv.VisitItem:
     me = signed_in()
-    return _found(vv.load_visit(db_session(), me, visit_id, page_locale(), site_today(me)))
+    return _found(vv.load_visit(db_session(), me, visit_id, page_locale(), site_today(me), recording))
 
 
 def _visit(item: vv.VisitItem) -> Visit:
@@ -74,8 +76,8 @@ def _visit(item: vv.VisitItem) -> Visit:
 @bp.get("/visits/<int:visit_id>")
 @participant_required
 def visit(visit_id: int) -> str:
-    item = _visit_or_404(visit_id)
-    return render_viewed("patient/visit.html", "visit", visit_id, item=item)
+    item = _visit_or_404(visit_id, recording=page_view("visit", visit_id))
+    return render_recorded("patient/visit.html", item=item)
 
 
 @bp.post("/visits/<int:visit_id>/confirm")

@@ -1,15 +1,20 @@
 """Every participant page that shows their data leaves one audit row saying who saw what
-(DESIGN.md invariant 7); a page refused for someone else's id leaves none."""
+(DESIGN.md invariant 7); a page refused for someone else's id leaves none, and a page whose
+row cannot be saved is not shown. On both databases: on PostgreSQL the home and visit pages
+write their row with the same statement that reads the visits (audit.read_recording)."""
 
 from __future__ import annotations
 
+import re
 from datetime import time
 
 import pytest
 from sqlalchemy import select
 
+from portal import audit
 from portal.models import AuditEvent
 
+from ..conftest import BOTH_DATABASES
 from .conftest import visits_of
 
 PAGES = [
@@ -51,8 +56,9 @@ def _views(db, participant_id):
     ))  # fmt: skip
 
 
+@BOTH_DATABASES
 @pytest.mark.parametrize(("path", "action", "object_key"), PAGES)
-def test_each_page_view_leaves_one_audit_row(client, db, alice, path, action, object_key):
+def test_each_page_view_leaves_one_audit_row(client, db, alice, path, action, object_key, database):
     me, ids = alice
     before = len(_views(db, me.id))
     response = client.get(path.format(**ids), headers={"X-Request-Id": "req-audit-1"})
@@ -63,9 +69,27 @@ def test_each_page_view_leaves_one_audit_row(client, db, alice, path, action, ob
     assert (new[0].request_id, new[0].ip_address) == ("req-audit-1", "127.0.0.1")
 
 
-def test_a_page_refused_for_someone_elses_visit_leaves_no_view_row(client, db, alice, make_participant):
+@BOTH_DATABASES
+def test_a_page_refused_for_someone_elses_visit_leaves_no_view_row(client, db, alice, make_participant, database):
     me, _ids = alice
     bob = make_participant(name="Bob Li")
     before = len(_views(db, me.id))
     assert client.get(f"/visits/{visits_of(db, bob)[1].id}").status_code == 404
+    assert len(_views(db, me.id)) == before
+
+
+@BOTH_DATABASES
+@pytest.mark.parametrize("path", ["/", "/visits/{visit}", "/results"])
+def test_a_page_whose_audit_row_cannot_be_saved_is_not_shown(app, client, db, alice, monkeypatch, path, database):
+    me, ids = alice
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as production does: the error page
+    shown = client.get(path.format(**ids)).get_data(as_text=True)
+    heading = re.search(r"<h1>(.+?)</h1>", shown).group(1)  # the page's own heading
+    before = len(_views(db, me.id))
+    real_values = audit.PageView.values
+    # An actor type the audit table's CHECK constraint refuses: the row cannot be written.
+    monkeypatch.setattr(audit.PageView, "values", lambda view: {**real_values(view), "actor_type": "nobody"})
+    response = client.get(path.format(**ids))
+    assert response.status_code == 500
+    assert heading not in response.get_data(as_text=True)
     assert len(_views(db, me.id)) == before

@@ -18,6 +18,8 @@ from portal.models import OutboxMessage
 from portal.sms import OutgoingSms, SendResult
 from portal.sms.pool import SendPool
 
+from ..conftest import BOTH_DATABASES
+
 ACCEPTED = ("queued", "sent", "delivered")
 
 
@@ -142,9 +144,6 @@ def test_stopping_finishes_the_sends_under_way_and_hands_back_the_rest(
     db.expire_all()
     # Rows handed back never count as an attempt: nothing reached the provider for them.
     assert set(db.scalars(select(OutboxMessage.attempts).where(OutboxMessage.status == "pending"))) == {0}
-
-
-BOTH_DATABASES = pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 
 
 @BOTH_DATABASES

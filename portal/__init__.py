@@ -80,6 +80,9 @@ def _init_extensions(app: Flask) -> None:
     from .template_output import install as install_template_output
 
     install_template_output(app)
+    from .template_calls import install as install_template_calls
+
+    install_template_calls(app)
     from .id_urls import install as install_nav_urls
 
     install_nav_urls(app)

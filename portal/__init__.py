@@ -87,6 +87,9 @@ def _init_extensions(app: Flask) -> None:
 
     install_nav_urls(app)
     csrf.init_app(app)
+    from .csrf_tokens import install as install_csrf_tokens
+
+    install_csrf_tokens(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)

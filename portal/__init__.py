@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     _register_request_hooks(app)
     _init_operations(app, settings)
 
+    from .errors import install as install_error_pages
+
+    install_error_pages(app)
     from .cli import register_cli
 
     register_cli(app)

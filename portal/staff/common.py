@@ -17,6 +17,7 @@ from .. import audit
 from ..access import current_staff, here, touch_seen
 from ..audit import Actor
 from ..config import Settings
+from ..errors import error_page
 from ..extensions import db_session
 from ..i18n import to_local
 from ..id_urls import id_url
@@ -84,8 +85,8 @@ def parse_date(value: str | None) -> date | None:
 
 
 @bp.errorhandler(NotInScope)
-def not_in_scope(_exc: NotInScope) -> tuple[str, int]:
-    return _("Not found."), 404
+def not_in_scope(_exc: NotInScope) -> Response:
+    return error_page(404)  # another site's record is indistinguishable from none
 
 
 def _ended_by_deactivation() -> StaffUser | None:

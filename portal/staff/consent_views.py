@@ -13,7 +13,7 @@ from ..models import ConsentVersion
 from ..scoping import get_participant
 from .blueprint import bp
 from .common import actor, me, now, parse_int, settings, site_ids
-from .forms import ConsentRecordForm, ConsentUploadForm
+from .forms import ConsentRecordForm, ConsentUploadForm, options
 from .participant_views import study
 
 ALL = ("admin", "coordinator", "investigator")
@@ -113,7 +113,7 @@ def consent_record(participant_id: int) -> Response:
     p = get_participant(db_session(), me(), participant_id)
     form = ConsentRecordForm()
     versions = consent_admin.published_versions(db_session())
-    form.version.choices = [(str(v.id), v.label) for v in versions]
+    form.version.choices = options((str(v.id), v.label) for v in versions)
     if form.validate_on_submit():
         version_id = parse_int(form.version.data)
         version = next(v for v in versions if v.id == version_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -16,10 +19,18 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-LANGUAGE_CHOICES = [("zh_Hans_CN", "中文"), ("en", "English")]
-GRADE_CHOICES = [("", "—"), ("1", _l("1 – none")), ("2", _l("2 – mild / moderate")), ("3", _l("3 – severe"))]
+
+def options(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
+    """(value, label) pairs as a select's options: WTForms 3.3 deprecates plain tuples."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+LANGUAGE_CHOICES = options([("zh_Hans_CN", "中文"), ("en", "English")])
+GRADE_CHOICES = options([("", "—"), ("1", _l("1 – none")), ("2", _l("2 – mild / moderate")),
+                         ("3", _l("3 – severe"))])
 
 
 class SignInForm(FlaskForm):
@@ -61,8 +72,9 @@ class EditParticipantForm(FlaskForm):
 
 
 class EndParticipationForm(FlaskForm):
-    status = SelectField(_l("Outcome"), choices=[("withdrawn", _l("Withdrawn")), ("completed", _l("Completed")),
-                                                 ("deceased", _l("Deceased"))])  # fmt: skip
+    status = SelectField(_l("Outcome"), choices=options([("withdrawn", _l("Withdrawn")),
+                                                         ("completed", _l("Completed")),
+                                                         ("deceased", _l("Deceased"))]))  # fmt: skip
     on = DateField(_l("Date"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=1000)])
 
@@ -72,9 +84,9 @@ class ImportForm(FlaskForm):
 
 
 class VisitForm(FlaskForm):
-    action = SelectField(_l("Action"), choices=[("schedule", _l("Schedule or reschedule")),
-                                                ("attended", _l("Attended")), ("missed", _l("Missed")),
-                                                ("cancelled", _l("Cancel"))])  # fmt: skip
+    action = SelectField(_l("Action"), choices=options([("schedule", _l("Schedule or reschedule")),
+                                                        ("attended", _l("Attended")), ("missed", _l("Missed")),
+                                                        ("cancelled", _l("Cancel"))]))  # fmt: skip
     day = DateField(_l("Date"), validators=[Optional()])
     at = TimeField(_l("Time"), validators=[Optional()])
     reason = StringField(_l("Reason (required outside the window)"), validators=[Optional(), Length(max=500)])
@@ -98,7 +110,7 @@ class MessageForm(FlaskForm):
 class BulkForm(FlaskForm):
     site = SelectField(_l("Site"), choices=[])
     within_days = SelectField(_l("Participants with a visit in the next"),
-                              choices=[("", _l("any time")), ("7", _l("7 days")), ("14", _l("14 days"))],
+                              choices=options([("", _l("any time")), ("7", _l("7 days")), ("14", _l("14 days"))]),
                               validators=[Optional()])  # fmt: skip
     template = SelectField(_l("Template"), choices=[])
     confirm = HiddenField()
@@ -137,8 +149,9 @@ class ConsentRecordForm(FlaskForm):
 class StaffForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
-    role = SelectField(_l("Role"), choices=[("coordinator", _l("Coordinator")), ("investigator", _l("Investigator")),
-                                            ("admin", _l("Admin"))])  # fmt: skip
+    role = SelectField(_l("Role"), choices=options([("coordinator", _l("Coordinator")),
+                                                    ("investigator", _l("Investigator")),
+                                                    ("admin", _l("Admin"))]))  # fmt: skip
     sites = StringField(_l("Site codes (comma separated)"), validators=[Optional(), Length(max=200)])
     password = PasswordField(_l("Temporary password"), validators=[DataRequired(), Length(max=256)])
 

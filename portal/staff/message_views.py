@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from .. import staff_messaging as messaging
 from ..access import staff_required
@@ -13,7 +14,7 @@ from ..participant_admin import record_view
 from ..scoping import allowed_sites, get_message, get_participant
 from .blueprint import bp
 from .common import actor, me, now, parse_int, site_ids, today
-from .forms import BulkForm, MessageForm
+from .forms import BulkForm, MessageForm, options
 
 ALL = ("admin", "coordinator", "investigator")
 EDITORS = ("admin", "coordinator")
@@ -25,10 +26,10 @@ ERRORS = {
 }
 
 
-def _template_choices(include_blank: bool = True) -> list[tuple[str, str]]:
+def _template_choices(include_blank: bool = True) -> list[SelectChoice]:
     labels = {"call_us": _("Please call the study team"), "portal_news": _("New information in the portal"),
               "bring_documents": _("Bring ID and insurance card")}  # fmt: skip
-    return ([("", _("Free text"))] if include_blank else []) + [(k, labels[k]) for k in messaging.TEMPLATES]
+    return options(([("", _("Free text"))] if include_blank else []) + [(k, labels[k]) for k in messaging.TEMPLATES])
 
 
 @bp.get("/participants/<int:participant_id>/messages")
@@ -84,7 +85,7 @@ def message_preview(participant_id: int) -> Response:
 def bulk() -> str | Response:
     form = BulkForm()
     sites = allowed_sites(db_session(), me())
-    form.site.choices = [(str(s.id), s.code) for s in sites]
+    form.site.choices = options((str(s.id), s.code) for s in sites)
     form.template.choices = _template_choices(include_blank=False)
     audience = None
     if form.validate_on_submit():

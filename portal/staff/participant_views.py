@@ -21,7 +21,7 @@ from ..schedule import ScheduleError, end_participation, window_state
 from ..scoping import allowed_sites, get_participant
 from .blueprint import bp
 from .common import actor, me, now, parse_date, parse_int, site_ids, today
-from .forms import ConsentRecordForm, EditParticipantForm, EndParticipationForm, EnrolForm, ImportForm
+from .forms import ConsentRecordForm, EditParticipantForm, EndParticipationForm, EnrolForm, ImportForm, options
 
 ALL = ("admin", "coordinator", "investigator")
 EDITORS = ("admin", "coordinator")
@@ -92,8 +92,8 @@ def roster_export() -> FlaskResponse:
 def enrol() -> str | Response:
     form = EnrolForm(data=session.pop("enrol_prefill", None) if request.method == "GET" else None)  # from an enquiry
     s = study()
-    form.arm.choices = [(a.code, a.name_en if get_lang() == "en" else a.name_zh) for a in s.arms]
-    form.site.choices = [(site.code, site.code) for site in allowed_sites(db_session(), me())]
+    form.arm.choices = options((a.code, a.name_en if get_lang() == "en" else a.name_zh) for a in s.arms)
+    form.site.choices = options((site.code, site.code) for site in allowed_sites(db_session(), me()))
     errors: dict[str, str] = {}
     if form.validate_on_submit():
         data = EnrolmentData(study_code=form.study_code.data or "", full_name=form.full_name.data or "",
@@ -147,7 +147,7 @@ def participant(participant_id: int) -> str:
                                     .order_by(OutboxMessage.id.desc()).limit(3)).all()  # fmt: skip
     consent_form = ConsentRecordForm()
     published = consent_admin.published_versions(session)
-    consent_form.version.choices = [(str(v.id), f"{v.label} ({v.locale})") for v in published]
+    consent_form.version.choices = options((str(v.id), f"{v.label} ({v.locale})") for v in published)
     record_view(session, p, actor())
     session.commit()
     return render_template(

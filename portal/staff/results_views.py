@@ -16,7 +16,7 @@ from ..participant_admin import record_view
 from ..scoping import get_panel, get_visit
 from .blueprint import bp
 from .common import actor, me, now
-from .forms import CorrectionForm, PanelForm, ReleaseForm
+from .forms import CorrectionForm, PanelForm, ReleaseForm, options
 
 ALL = ("admin", "coordinator", "investigator")
 EDITORS = ("admin", "coordinator")
@@ -75,7 +75,7 @@ def panel(panel_id: int) -> str:
         .where(ResultValue.panel_id == p.id).order_by(ResultCorrection.corrected_at)).all()  # fmt: skip
     labels = {v.id: v.analyte for v in p.values}
     form = CorrectionForm()
-    form.analyte.choices = [(a.code, a.staff_label) for a in ANALYTES]
+    form.analyte.choices = options((a.code, a.staff_label) for a in ANALYTES)
     record_view(db_session(), p.participant, actor(), "results")
     db_session().commit()
     return render_template("staff/panel.html", panel=p, corrections=corrections, labels=labels, form=form,
@@ -87,7 +87,7 @@ def panel(panel_id: int) -> str:
 def panel_correct(panel_id: int) -> Response:
     p: ResultPanel = get_panel(db_session(), me(), panel_id)
     form = CorrectionForm()
-    form.analyte.choices = [(a.code, a.staff_label) for a in ANALYTES]
+    form.analyte.choices = options((a.code, a.staff_label) for a in ANALYTES)
     if form.validate_on_submit():
         try:
             value = float((form.value.data or "").replace(",", "."))

@@ -16,7 +16,7 @@ from ..schedule import OutOfWindowError, ScheduleError, complete_visit, schedule
 from ..scoping import get_reschedule_request, get_visit
 from .blueprint import bp
 from .common import actor, me, now, parse_int, site_ids, today
-from .forms import AcceptRequestForm, DeclineRequestForm, VisitForm
+from .forms import AcceptRequestForm, DeclineRequestForm, VisitForm, options
 
 ALL = ("admin", "coordinator", "investigator")
 EDITORS = ("admin", "coordinator")
@@ -82,7 +82,7 @@ def visit_update(visit_id: int) -> str | Response:
 def request_accept(request_id: int) -> Response:
     req = get_reschedule_request(db_session(), me(), request_id)
     form = AcceptRequestForm(prefix=f"r{req.id}")
-    form.day.choices = [(d.isoformat(), d.isoformat()) for d in req.proposed_dates]
+    form.day.choices = options((d.isoformat(), d.isoformat()) for d in req.proposed_dates)
     if not form.validate_on_submit():
         flash(_("Choose one of the proposed dates."), "error")
         return redirect(url_for("staff.worklist"))

@@ -17,7 +17,10 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 log = logging.getLogger(__name__)
 
 MACHINE_BLUEPRINTS = frozenset({"webhooks", "ops"})
-STAFF_PREFIX = "/staff"  # the staff blueprint's url_prefix: unmatched staff URLs have no blueprint
+# A URL that matched no route (404) or not with this method (405) has no blueprint: it is placed by
+# its path. The webhooks blueprint's url_prefix, the ops endpoints' paths; static files are added.
+MACHINE_PATHS = ("/webhooks/", "/healthz", "/readyz", "/metrics")
+STAFF_PREFIX = "/staff"  # the staff blueprint's url_prefix
 
 # status → (heading, what to do); anything else in 4xx reads as the 400 text.
 WORDS = {
@@ -27,7 +30,6 @@ WORDS = {
              "please contact your study team.")),
     404: (_l("Page not found"), _l("The link may be old or mistyped.")),
     413: (_l("The file is too large"), _l("Please send a smaller file.")),
-    429: (_l("Too many tries"), _l("Please wait a few minutes, then try again.")),
     500: (_l("Something went wrong on our side"),
           _l("What you saved before is safe. Please try again in a few minutes.")),
 }  # fmt: skip
@@ -49,18 +51,37 @@ def install(app: Flask) -> None:
     app.register_error_handler(InternalServerError, _server_error)
 
 
+def _for_machines() -> bool:
+    """Provider webhooks, health, metrics and static files: their callers read no HTML page."""
+    if request.blueprint in MACHINE_BLUEPRINTS or request.endpoint == "static":
+        return True
+    return request.path.startswith((*MACHINE_PATHS, f"{current_app.static_url_path}/"))
+
+
+def _for_staff() -> bool:
+    return request.path == STAFF_PREFIX or request.path.startswith(STAFF_PREFIX + "/")
+
+
 def _http_error(exc: HTTPException) -> Response | HTTPException:
-    if request.blueprint in MACHINE_BLUEPRINTS or exc.code is None or not 400 <= exc.code < 500:
+    if _for_machines() or exc.code is None or not 400 <= exc.code < 500:
         return exc
+    if _for_staff() and request.blueprint != "staff":
+        # No console route matched, so the console's own checks did not run: a session past its
+        # idle limit (a shared ward computer) or of a deactivated account ends here as on any page.
+        from .staff.common import idle_timeout
+
+        ended = idle_timeout()
+        if ended is not None:
+            return ended
     response = error_page(exc.code, form_expired=isinstance(exc, CSRFError))
     for name, value in exc.get_headers():
         if name.lower() != "content-type":
-            response.headers[name] = value  # Allow on 405, Retry-After on 429
+            response.headers[name] = value  # Allow on 405
     return response
 
 
 def _server_error(exc: InternalServerError) -> Response | tuple[str, int]:
-    if request.blueprint in MACHINE_BLUEPRINTS:
+    if _for_machines():
         return exc.get_response()
     db = g.get("db")
     try:
@@ -75,7 +96,7 @@ def _server_error(exc: InternalServerError) -> Response | tuple[str, int]:
 def error_page(status: int, form_expired: bool = False) -> Response:
     """The page for an HTTP error ``status`` in the reader's language and the audience's layout."""
     words = FORM_EXPIRED if form_expired else WORDS.get(status, WORDS[400])
-    for_staff = request.path == STAFF_PREFIX or request.path.startswith(STAFF_PREFIX + "/")
+    for_staff = _for_staff()
     start = url_for("staff.index") if for_staff else url_for("patient.home")
     heading, text = (str(w) for w in words)
     console: dict[str, object] = {}
@@ -85,6 +106,4 @@ def error_page(status: int, form_expired: bool = False) -> Response:
         console = console_globals()
     body = render_template("error.html", heading=heading, text=text, start_url=start, for_staff=for_staff,
                            **console)  # fmt: skip
-    response = current_app.make_response((body, status))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return current_app.make_response((body, status))  # no-store: security.py, as for every page

@@ -35,7 +35,7 @@ class VisitItem(NamedTuple):
     """One visit as the participant's pages show it: plain values read in one statement (no ORM
     objects); views that change a visit load it by ``id`` after this ownership-checked read.
     A named tuple, not a frozen dataclass: a page makes one per visit, and a frozen dataclass
-    sets each of its 17 fields through object.__setattr__ (1.9 µs an item against 0.3 µs,
+    sets each of its 16 fields through object.__setattr__ (1.9 µs an item against 0.3 µs,
     ~1 % of the home page)."""
 
     id: int

@@ -56,6 +56,24 @@ def test_provider_webhooks_keep_their_short_plain_answers(client):
     assert "<main" not in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/webhooks/twilio/inbound", 405), ("GET", "/webhooks/no-such-hook", 404), ("POST", "/healthz", 405),
+    ("POST", "/metrics", 405), ("GET", "/static/no-such-file.css", 404),
+])  # fmt: skip
+def test_machine_addresses_that_match_no_route_keep_plain_answers(client, method, path, status):
+    response = client.open(path, method=method, headers=EN)
+    assert response.status_code == status
+    assert "<main" not in response.get_data(as_text=True) and "Set-Cookie" not in response.headers
+
+
+def test_an_error_page_leaves_messages_waiting_for_the_next_page(client):
+    with client.session_transaction() as sess:
+        sess["_flashes"] = [("info", "Your reply was sent.")]
+    assert client.get("/no-such-page", headers=EN).status_code == 404
+    with client.session_transaction() as sess:
+        assert sess.get("_flashes") == [("info", "Your reply was sent.")]
+
+
 @pytest.fixture
 def failing_app(app: Flask) -> Flask:
     """The app with one route that saves a row, then fails: as a bug in a view would."""

@@ -9,6 +9,10 @@ PostgreSQL: runs ``pg_dump --format=custom`` when it is installed (the connectio
 through PG* environment variables, never the command line, so no password shows in ``ps``),
 and otherwise prints the exact command to run. Restoring PostgreSQL is left to
 ``pg_restore`` (printed) because it replaces a live shared database: an operator's act.
+
+Consent PDFs live in files, not in the database: each backup copies them, after the database,
+into a folder beside it (``PATH.consents``), and a restore copies them back and checks that
+every consent version's PDF is there.
 """
 
 from __future__ import annotations
@@ -24,12 +28,35 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
 
 from . import migrate
+from .consent_admin import copy_version_files, storage_dir
 
 
 def _engine() -> Engine:
     return current_app.extensions["engine"]
+
+
+def _consent_folder() -> Path:
+    return storage_dir(current_app.config["PORTAL_SETTINGS"].instance_path)
+
+
+def files_beside(backup: Path) -> Path:
+    """Where a backup's consent PDFs are kept: a folder next to it."""
+    return backup.with_name(backup.name + ".consents")
+
+
+def _copy_consent_files(engine: Engine, source: Path, target: Path) -> None:
+    """Every consent version's PDF (as ``engine``'s database lists them) from source to target."""
+    with Session(engine) as session:
+        files = copy_version_files(session, source, target)
+    click.echo(f"consent PDFs: {files.copied} copied, {files.present} already there ({target})")
+    problems = [f"{len(files.missing)} not found in {source}: {', '.join(files.missing)}"] if files.missing else []
+    if files.damaged:
+        problems.append(f"{len(files.damaged)} not matching their checksum: {', '.join(files.damaged)}")
+    if problems:
+        raise click.ClickException("consent PDFs " + "; ".join(problems))
 
 
 def _sqlite_path(url: URL) -> Path:
@@ -126,9 +153,10 @@ def backup_command(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if url.get_backend_name() == "postgresql":
         _backup_postgres(url, path)
-        return
-    backup_sqlite(_sqlite_path(url), path)
-    click.echo(f"backup written to {path} (revision {_backup_revision(path)}, {path.stat().st_size} bytes)")
+    else:
+        backup_sqlite(_sqlite_path(url), path)
+        click.echo(f"backup written to {path} (revision {_backup_revision(path)}, {path.stat().st_size} bytes)")
+    _copy_consent_files(_engine(), _consent_folder(), files_beside(path))  # after the snapshot: all it names
 
 
 @click.command("restore")
@@ -142,6 +170,7 @@ def restore_command(path: Path, yes: bool) -> None:
     if url.get_backend_name() == "postgresql":
         click.echo("PostgreSQL is restored with pg_restore (stop the portal and the workers first):")
         click.echo(f"  {_shown_env(url)} {' '.join(pg_restore_command(path))}")
+        click.echo(f"then the consent PDFs: cp -n {files_beside(path)}/*.pdf {_consent_folder()}/")
         raise SystemExit(2)
     revision = _backup_revision(path)
     target = _sqlite_path(url)
@@ -153,6 +182,7 @@ def restore_command(path: Path, yes: bool) -> None:
     click.echo(f"restored {path} into {target} (revision {current})")
     if current != migrate.head_revision():
         click.echo("the backup is older than this code: run `flask --app wsgi init-db` to upgrade it")
+    _copy_consent_files(engine, files_beside(path), _consent_folder())
 
 
 def register(app: Flask) -> None:

@@ -7,6 +7,8 @@ PDFs are stored outside the web root under ``<instance>/consents/`` named by the
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,6 +43,51 @@ class ConsentError(ValueError):
 
 def storage_dir(instance_path: Path) -> Path:
     return Path(instance_path) / "consents"
+
+
+@dataclass(frozen=True)
+class CopiedFiles:
+    copied: int
+    present: int  # already at the target with the right content
+    missing: tuple[str, ...]  # named by a version, but in neither folder
+    damaged: tuple[str, ...]  # the source's content does not match the version's checksum: not copied
+
+
+def copy_version_files(session: Session, source: Path, target: Path) -> CopiedFiles:
+    """Copy the PDF of every consent version in ``session``'s database from ``source`` to
+    ``target`` (into a backup's folder, or back from one), each checked against its version's
+    sha256. A stored PDF never changes, so one already at the target with the right content is
+    left alone: backing up to the same place again copies only new ones. A PDF is written before
+    the row that names it is committed, so a copy made after a snapshot of the database, from the
+    live database's list, holds every PDF the snapshot names."""
+    copied, present, missing, damaged = 0, 0, [], []
+    rows = session.execute(select(ConsentVersion.file_path, ConsentVersion.file_sha256).order_by(ConsentVersion.id))
+    for name, digest in rows:
+        here, there = _inside(source, name), _inside(target, name)
+        if here is None or there is None:
+            damaged.append(name)  # a stored name that leaves its folder: never followed
+        elif there.is_file() and _sha256(there) == digest:
+            present += 1
+        elif not here.is_file():
+            missing.append(name)
+        elif _sha256(here) != digest:
+            damaged.append(name)
+        else:
+            there.parent.mkdir(parents=True, exist_ok=True)
+            partial = there.with_name(there.name + ".partial")
+            shutil.copyfile(here, partial)
+            os.replace(partial, there)  # never a half-written file under the final name
+            copied += 1
+    return CopiedFiles(copied, present, tuple(missing), tuple(damaged))
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    path = (folder / name).resolve()
+    return path if path.is_relative_to(folder.resolve()) else None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def check_pdf(filename: str, data: bytes) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from portal import create_app, migrate
 from portal.config import load_settings
+from portal.consent_admin import storage_dir
 from portal.db import make_engine
-from portal.models import AuditEvent, OutboxMessage
+from portal.models import AuditEvent, ConsentDocument, ConsentVersion, OutboxMessage
 
 SECRET = "backup-test-secret-0123456789-0123456789"
 
@@ -103,3 +105,55 @@ def test_postgres_backup_runs_pg_dump(app: Flask, tmp_path: Path) -> None:
     assert target.read_bytes()[:5] == b"PGDMP"
     assert "PGPASSWORD=…" in result.output
     assert "pg_restore --clean" in result.output
+
+
+@pytest.fixture
+def consent_pdf(app: Flask, db: Session, study) -> bytes:
+    """One consent version with its PDF in the instance's consent folder, as an upload leaves it."""
+    content = b"%PDF-1.4\n% consent form v1\n%%EOF\n"
+    digest = hashlib.sha256(content).hexdigest()
+    folder = storage_dir(app.config["PORTAL_SETTINGS"].instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{digest}.pdf").write_bytes(content)
+    document = ConsentDocument(study_id=study.id, code="ICF", title_zh="知情同意书", title_en="Consent form")
+    db.add(document)
+    db.flush()
+    db.add(ConsentVersion(document_id=document.id, label="v1", locale="zh_Hans_CN", effective_date=date(2026, 1, 1),
+                          file_path=f"{digest}.pdf", file_sha256=digest, file_size=len(content)))  # fmt: skip
+    db.commit()
+    return content
+
+
+def _restore_into_fresh(tmp_path: Path, backup: Path) -> tuple[Flask, object]:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    restored = _app_for(f"sqlite:///{fresh / 'portal.sqlite3'}", fresh)
+    result = restored.test_cli_runner().invoke(args=["restore", "--yes", str(backup)])
+    restored.extensions["engine"].dispose()
+    return restored, result
+
+
+def test_a_backup_keeps_the_consent_pdfs_and_a_restore_puts_them_back(app, consent_pdf, tmp_path):
+    backup = tmp_path / "backups" / "portal.sqlite3"
+    result = app.test_cli_runner().invoke(args=["backup", str(backup)])
+    assert result.exit_code == 0, result.output
+    assert "consent PDFs: 1 copied" in result.output
+    again = app.test_cli_runner().invoke(args=["backup", str(backup)])
+    assert "consent PDFs: 0 copied, 1 already there" in again.output
+    restored, result = _restore_into_fresh(tmp_path, backup)
+    assert result.exit_code == 0, result.output
+    pdfs = list(storage_dir(restored.config["PORTAL_SETTINGS"].instance_path).glob("*.pdf"))
+    assert [p.read_bytes() for p in pdfs] == [consent_pdf]
+
+
+def test_a_restore_names_the_consent_pdfs_it_could_not_find_or_trust(app, consent_pdf, tmp_path):
+    backup = tmp_path / "backups" / "portal.sqlite3"
+    assert app.test_cli_runner().invoke(args=["backup", str(backup)]).exit_code == 0
+    (kept,) = (tmp_path / "backups" / "portal.sqlite3.consents").glob("*.pdf")
+    kept.write_bytes(b"%PDF-1.4\n% changed\n%%EOF\n")
+    _, result = _restore_into_fresh(tmp_path, backup)
+    assert result.exit_code != 0 and f"1 not matching their checksum: {kept.name}" in result.output
+    kept.unlink()
+    shutil.rmtree(tmp_path / "fresh")
+    _, result = _restore_into_fresh(tmp_path, backup)
+    assert result.exit_code != 0 and f"1 not found in {kept.parent}: {kept.name}" in result.output

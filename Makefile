@@ -37,7 +37,7 @@ extract-messages: $(STAMP)
 	$(BIN)/pybabel extract --no-location --sort-by-file --omit-header -F babel.cfg -k lazy_gettext -k _l -o translations/messages.pot .
 
 update-messages: extract-messages
-	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i translations/messages.pot -d translations
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --no-wrap -i translations/messages.pot -d translations
 
 compile-messages: $(STAMP)
 	$(BIN)/pybabel compile -d translations --statistics 2>&1 | grep -v '^$$' || true

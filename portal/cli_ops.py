@@ -42,7 +42,7 @@ def _consent_folder() -> Path:
     return storage_dir(current_app.config["PORTAL_SETTINGS"].instance_path)
 
 
-def files_beside(backup: Path) -> Path:
+def _files_beside(backup: Path) -> Path:
     """Where a backup's consent PDFs are kept: a folder next to it."""
     return backup.with_name(backup.name + ".consents")
 
@@ -156,7 +156,7 @@ def backup_command(path: Path) -> None:
     else:
         backup_sqlite(_sqlite_path(url), path)
         click.echo(f"backup written to {path} (revision {_backup_revision(path)}, {path.stat().st_size} bytes)")
-    _copy_consent_files(_engine(), _consent_folder(), files_beside(path))  # after the snapshot: all it names
+    _copy_consent_files(_engine(), _consent_folder(), _files_beside(path))  # after the snapshot: all it names
 
 
 @click.command("restore")
@@ -170,7 +170,7 @@ def restore_command(path: Path, yes: bool) -> None:
     if url.get_backend_name() == "postgresql":
         click.echo("PostgreSQL is restored with pg_restore (stop the portal and the workers first):")
         click.echo(f"  {_shown_env(url)} {' '.join(pg_restore_command(path))}")
-        click.echo(f"then the consent PDFs: cp -n {files_beside(path)}/*.pdf {_consent_folder()}/")
+        click.echo(f"then the consent PDFs: cp -n {_files_beside(path)}/*.pdf {_consent_folder()}/")
         raise SystemExit(2)
     revision = _backup_revision(path)
     target = _sqlite_path(url)
@@ -182,7 +182,7 @@ def restore_command(path: Path, yes: bool) -> None:
     click.echo(f"restored {path} into {target} (revision {current})")
     if current != migrate.head_revision():
         click.echo("the backup is older than this code: run `flask --app wsgi init-db` to upgrade it")
-    _copy_consent_files(engine, files_beside(path), _consent_folder())
+    _copy_consent_files(engine, _files_beside(path), _consent_folder())
 
 
 def register(app: Flask) -> None:

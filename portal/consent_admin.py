@@ -7,7 +7,6 @@ PDFs are stored outside the web root under ``<instance>/consents/`` named by the
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -76,7 +75,7 @@ def copy_version_files(session: Session, source: Path, target: Path) -> CopiedFi
             there.parent.mkdir(parents=True, exist_ok=True)
             partial = there.with_name(there.name + ".partial")
             shutil.copyfile(here, partial)
-            os.replace(partial, there)  # never a half-written file under the final name
+            partial.replace(there)  # never a half-written file under the final name
             copied += 1
     return CopiedFiles(copied, present, tuple(missing), tuple(damaged))
 

@@ -55,6 +55,9 @@ def init_security(app: Flask, settings: Settings) -> None:
     app.config.setdefault("COMPRESS_LEVEL", 1)
     app.config.setdefault("COMPRESS_BR_LEVEL", 1)
     app.config.setdefault("COMPRESS_MIN_SIZE", 500)
+    # Pages carry no ETag (no-store) and static names are fingerprinted and cached for a year,
+    # so re-checking every compressed response for If-None-Match/Range only costs time.
+    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     compress.init_app(app)
 
     @app.after_request

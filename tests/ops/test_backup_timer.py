@@ -20,14 +20,13 @@ def _unit_values(key: str) -> list[str]:
 
 
 def _unit_environment() -> dict[str, str]:
-    pairs = [pair.split("=", 1) for line in _unit_values("Environment") for pair in shlex.split(line)]
-    return {name: value for name, value in pairs}
+    return dict(pair.split("=", 1) for line in _unit_values("Environment") for pair in shlex.split(line))
 
 
 def _run_as_systemd_would(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``command`` as systemd hands it over: ``%%`` is a literal ``%``; the unit's flask is ours."""
     argv = shlex.split(command.replace("%%", "%").replace(INSTALLED_VENV, str(Path(sys.executable).parent) + "/"))
-    return subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    return subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_nightly_backup_writes_a_dated_backup_and_removes_only_old_runs(tmp_path: Path) -> None:
@@ -39,10 +38,12 @@ def test_nightly_backup_writes_a_dated_backup_and_removes_only_old_runs(tmp_path
                    capture_output=True)  # fmt: skip
     backups.mkdir()
     old, recent = backups / "portal-20200101T000000Z.backup", backups / "portal-20261101T000000Z.backup"
-    for path in (old, recent, old.with_name(old.name + ".consents")):
-        path.touch() if path.suffix == ".backup" else path.mkdir()
+    old_pdfs = old.with_name(old.name + ".consents")
+    old.touch()
+    recent.touch()
+    old_pdfs.mkdir()
     now = time.time()
-    for path, age_days in ((old, 40), (old.with_name(old.name + ".consents"), 40), (recent, 10)):
+    for path, age_days in ((old, 40), (old_pdfs, 40), (recent, 10)):
         os.utime(path, (now - age_days * DAY, now - age_days * DAY))
 
     (start,) = _unit_values("ExecStart")

@@ -54,7 +54,7 @@ def test_nightly_backup_writes_a_dated_backup_and_removes_only_old_runs(tmp_path
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
 
     left = sorted(p.name for p in backups.iterdir())
-    written = [name for name in left if name not in (recent.name,) and name.endswith(".backup")]
+    written = [name for name in left if name != recent.name and name.endswith(".backup")]
     assert len(written) == 1 and written[0].startswith("portal-2") and written[0].endswith("Z.backup")
     assert (backups / written[0]).stat().st_size > 0
     assert recent.name in left

@@ -76,6 +76,9 @@ def _init_operations(app: Flask, settings: Settings) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
+    from .template_catalogue import use_catalogue_environment
+
+    use_catalogue_environment(app)  # before babel.init_app, the first to touch app.jinja_env
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     from .template_i18n import install as install_template_gettext
 

@@ -21,14 +21,19 @@ from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 
-def _translations() -> NullTranslations:
+def render_catalogue() -> tuple[str, NullTranslations]:
+    """The request's locale (as Babel writes it) and its catalogue, looked up once per request."""
     locale = get_locale()
     memo = g.get("_portal_gettext")
     if memo is not None and memo[0] is locale:
-        return memo[1]
+        return memo[1], memo[2]
     translations = get_translations()
-    g._portal_gettext = (locale, translations)
-    return translations
+    g._portal_gettext = (locale, str(locale), translations)
+    return str(locale), translations
+
+
+def _translations() -> NullTranslations:
+    return render_catalogue()[1]
 
 
 def _newstyle(lookup: Callable[..., str], count_at: int | None = None) -> Callable[..., str]:

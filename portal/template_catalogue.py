@@ -1,0 +1,138 @@
+"""Templates compiled once per language, with their fixed words already translated.
+
+A ``{{ _("My visits") }}`` can only change with the language, yet rendering it is a catalogue
+lookup, a ``Markup`` and a template call every time; a patient page has ~50 of them. Here a
+template rendered in a request is loaded under a name that carries the request's locale
+(``@zh_Hans_CN/patient/home.html``: Jinja caches each language's compiled template on its own),
+and while it is compiled every ``_``/``gettext``/``pgettext`` call on literal text becomes that
+locale's translation: autoescape-safe, and still %-formatted with its keyword arguments (which
+are escaped) at render time, exactly as the runtime callables do (template_i18n). Plural forms
+and non-literal messages stay runtime calls. Outside a request, names stay plain and every
+message is translated at render time as before. The catalogue is read once per process either
+way (Flask-Babel caches it), so a compiled translation is never staler than a runtime one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from babel.support import NullTranslations
+from flask import Flask, has_request_context
+from flask.templating import Environment as FlaskEnvironment
+from jinja2 import BaseLoader, Template, Undefined, nodes
+from jinja2.visitor import NodeTransformer
+
+from .template_i18n import render_catalogue
+
+_MARK = "@"
+_MESSAGE_CALLS = frozenset(("_", "gettext", "pgettext"))
+
+
+def _locale_of(name: str) -> tuple[str, str] | None:
+    """("zh_Hans_CN", "patient/home.html") for a per-language name, else None."""
+    if not name.startswith(_MARK):
+        return None
+    locale, _, plain = name[1:].partition("/")
+    return locale, plain
+
+
+def _for_this_render(name: str) -> str:
+    if name.startswith(_MARK) or not has_request_context():
+        return name
+    locale, _ = render_catalogue()
+    return f"{_MARK}{locale}/{name}"
+
+
+class _PlainNameLoader(BaseLoader):
+    """Finds a per-language name's source under its plain name (the app's own loader)."""
+
+    def __init__(self, inner: BaseLoader) -> None:
+        self.inner = inner
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        found = _locale_of(template)
+        return self.inner.get_source(environment, found[1] if found else template)
+
+    def list_templates(self) -> list[str]:
+        return self.inner.list_templates()
+
+
+class _LiteralMessages(NodeTransformer):
+    """Replaces message calls on literal text with their translation (see the module's doc)."""
+
+    def __init__(self, translations: NullTranslations) -> None:
+        self.translations = translations
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:
+        self.generic_visit(node)
+        text = self._translated(node)
+        if text is None:
+            return node
+        safe = nodes.MarkSafeIfAutoescape(nodes.Const(text))
+        if not node.kwargs:
+            # As the runtime callables: a message without variables is %-formatted only if it has a "%".
+            try:
+                return safe if "%" not in text else nodes.MarkSafeIfAutoescape(nodes.Const(text % {}))
+            except (KeyError, ValueError, TypeError):
+                return node  # fails at render time, as it always did
+        pairs = [nodes.Pair(nodes.Const(kw.key), kw.value) for kw in node.kwargs]
+        return nodes.Mod(safe, nodes.Dict(pairs))
+
+    def _translated(self, node: nodes.Call) -> str | None:
+        if not isinstance(node.node, nodes.Name) or node.node.name not in _MESSAGE_CALLS:
+            return None
+        if node.dyn_args is not None or node.dyn_kwargs is not None:
+            return None
+        args = node.args
+        if not all(isinstance(a, nodes.Const) and isinstance(a.value, str) for a in args):
+            return None
+        texts = [a.value for a in args]  # type: ignore[attr-defined]
+        if node.node.name == "pgettext":
+            return self.translations.upgettext(*texts) if len(texts) == 2 else None
+        return self.translations.ugettext(texts[0]) if len(texts) == 1 else None
+
+
+def _rebinds_message_calls(tree: nodes.Template) -> bool:
+    """A template that assigns ``_`` (a loop variable, a macro argument) keeps runtime calls."""
+    return any(n.name in _MESSAGE_CALLS and n.ctx != "load" for n in tree.find_all(nodes.Name))
+
+
+class CatalogueEnvironment(FlaskEnvironment):
+    """Flask's environment, loading templates per language in a request (module doc)."""
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.loader = _PlainNameLoader(self.loader)  # type: ignore[arg-type]
+
+    def get_template(self, name: str | Template, parent: str | None = None,
+                     globals: Any = None) -> Template:
+        if isinstance(name, str):
+            name = _for_this_render(self.join_path(name, parent) if parent is not None else name)
+            parent = None
+        return super().get_template(name, parent, globals)
+
+    def select_template(self, names: Iterable[str | Template] | Undefined, parent: str | None = None,
+                        globals: Any = None) -> Template:  # fmt: skip
+        if not isinstance(names, Undefined):
+            names = [_for_this_render(self.join_path(n, parent) if parent is not None else n)
+                     if isinstance(n, str) else n for n in names]  # fmt: skip
+            parent = None
+        return super().select_template(names, parent, globals)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        found = _locale_of(name or "")
+        if found is None or not has_request_context():
+            return tree
+        locale, translations = render_catalogue()
+        if locale != found[0] or _rebinds_message_calls(tree):
+            return tree  # compiled outside its language's request: translate at render time
+        tree = _LiteralMessages(translations).visit(tree)
+        tree.set_environment(self)
+        return tree
+
+
+def use_catalogue_environment(app: Flask) -> None:
+    """Call right after creating the app, before anything touches ``app.jinja_env``."""
+    app.jinja_environment = CatalogueEnvironment

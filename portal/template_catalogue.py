@@ -37,8 +37,14 @@ def _locale_of(name: str) -> tuple[str, str] | None:
     return locale, plain
 
 
-def _for_this_render(name: str) -> str:
-    if name.startswith(_MARK) or not has_request_context():
+def _for_this_render(name: str, parent: str | None) -> str:
+    """The per-language name: a template loaded by another (extends, import, include) takes
+    its parent's language; one a view renders, the request's."""
+    if name.startswith(_MARK):
+        return name
+    if parent is not None:
+        return f"{parent[: parent.index('/') + 1]}{name}" if parent.startswith(_MARK) else name
+    if not has_request_context():
         return name
     locale, _ = render_catalogue()
     return f"{_MARK}{locale}/{name}"
@@ -108,14 +114,14 @@ class CatalogueEnvironment(FlaskEnvironment):
     def get_template(self, name: str | Template, parent: str | None = None,
                      globals: Any = None) -> Template:
         if isinstance(name, str):
-            name = _for_this_render(self.join_path(name, parent) if parent is not None else name)
+            name = _for_this_render(self.join_path(name, parent) if parent is not None else name, parent)
             parent = None
         return super().get_template(name, parent, globals)
 
     def select_template(self, names: Iterable[str | Template] | Undefined, parent: str | None = None,
                         globals: Any = None) -> Template:  # fmt: skip
         if not isinstance(names, Undefined):
-            names = [_for_this_render(self.join_path(n, parent) if parent is not None else n)
+            names = [_for_this_render(self.join_path(n, parent) if parent is not None else n, parent)
                      if isinstance(n, str) else n for n in names]  # fmt: skip
             parent = None
         return super().select_template(names, parent, globals)

@@ -111,18 +111,19 @@ class CatalogueEnvironment(FlaskEnvironment):
         super().__init__(app, **options)
         self.loader = _PlainNameLoader(self.loader)  # type: ignore[arg-type]
 
+    def _localized(self, name: str, parent: str | None) -> str:
+        return _for_this_render(self.join_path(name, parent) if parent is not None else name, parent)
+
     def get_template(self, name: str | Template, parent: str | None = None,
-                     globals: Any = None) -> Template:
+                     globals: Any = None) -> Template:  # fmt: skip
         if isinstance(name, str):
-            name = _for_this_render(self.join_path(name, parent) if parent is not None else name, parent)
-            parent = None
+            name, parent = self._localized(name, parent), None
         return super().get_template(name, parent, globals)
 
     def select_template(self, names: Iterable[str | Template] | Undefined, parent: str | None = None,
                         globals: Any = None) -> Template:  # fmt: skip
         if not isinstance(names, Undefined):
-            names = [_for_this_render(self.join_path(n, parent) if parent is not None else n, parent)
-                     if isinstance(n, str) else n for n in names]  # fmt: skip
+            names = [self._localized(n, parent) if isinstance(n, str) else n for n in names]
             parent = None
         return super().select_template(names, parent, globals)
 

@@ -25,7 +25,7 @@ def templated(app: Flask) -> Iterator[Flask]:
     loader.inner = inner  # type: ignore[union-attr]
 
 
-def _render(app: Flask, name: str, language: str, **context: object) -> str:
+def _render(app: Flask, name: str | list[str], language: str, **context: object) -> str:
     with app.test_request_context("/", headers={"Accept-Language": language}):
         return render_template(name, codes="<b>", **context)
 
@@ -37,6 +37,7 @@ def test_each_language_gets_its_own_words_whichever_was_compiled_first(templated
     assert "<p>Sign out</p>" in en and "退出登录" not in en
     assert _render(templated, "t/words.html", "zh-CN") == zh
     assert _render(templated, "t/child.html", "en") == en  # extends: the parent in the child's language
+    assert _render(templated, ["t/missing.html", "t/words.html"], "en") == en  # a list: the first found
 
 
 def test_variables_are_still_formatted_and_escaped(templated: Flask) -> None:

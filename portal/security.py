@@ -60,11 +60,14 @@ def init_security(app: Flask, settings: Settings) -> None:
     app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     compress.init_app(app)
 
+    defaults = [(name.lower(), name, value) for name, value in headers.items()]
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
-        if request.endpoint != "static" and "Cache-Control" not in response.headers:
+        # One pass over the response's headers, not one per default (each lookup scans them all).
+        present = {name.lower() for name, _value in response.headers}
+        response.headers.extend([(name, value) for key, name, value in defaults if key not in present])
+        if request.endpoint != "static" and "cache-control" not in present:
             # Pages carry personal data: no shared or on-disk caches (shared phones, proxies).
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -101,3 +101,10 @@ def test_pages_are_compressed_when_the_browser_accepts_it(app: Flask) -> None:
     assert "Content-Encoding" not in plain.headers
     small = client.get("/healthz", headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in small.headers
+
+
+def test_each_security_header_is_sent_once(production_app: Flask) -> None:
+    page = production_app.test_client().get("/healthz").headers
+    for name in ("Content-Security-Policy", "Strict-Transport-Security", "X-Content-Type-Options",
+                 "Referrer-Policy", "X-Frame-Options", "Cache-Control"):  # fmt: skip
+        assert len(page.getlist(name)) == 1, name

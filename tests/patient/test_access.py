@@ -111,6 +111,7 @@ def test_calendar_feed_works_only_with_its_current_token(app, client, two):
     anonymous = app.test_client()
     feed = anonymous.get(f"/calendar/feed/{first}.ics")
     assert feed.status_code == 200 and "DTSTART;TZID=Asia/Shanghai:20261229T090000" in feed.get_data(as_text=True)
+    assert feed.headers.getlist("Cache-Control") == ["private, no-store"]  # its own, not the pages' default
     second = token_from(client.post("/calendar/new").get_data(as_text=True))
     assert anonymous.get(f"/calendar/feed/{first}.ics").status_code == 404
     assert anonymous.get(f"/calendar/feed/{second}.ics").status_code == 200

@@ -22,6 +22,7 @@ from flask import Flask, has_request_context
 from flask.templating import Environment as FlaskEnvironment
 from jinja2 import BaseLoader, Template, Undefined, nodes
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
 from .template_i18n import render_catalogue
 
@@ -67,23 +68,28 @@ class _PlainNameLoader(BaseLoader):
 class _LiteralMessages(NodeTransformer):
     """Replaces message calls on literal text with their translation (see the module's doc)."""
 
-    def __init__(self, translations: NullTranslations) -> None:
+    def __init__(self, translations: NullTranslations, autoescape: bool) -> None:
         self.translations = translations
+        self.autoescape = autoescape
 
     def visit_Call(self, node: nodes.Call) -> nodes.Node:
         self.generic_visit(node)
         text = self._translated(node)
         if text is None:
             return node
-        safe = nodes.MarkSafeIfAutoescape(nodes.Const(text))
         if not node.kwargs:
             # As the runtime callables: a message without variables is %-formatted only if it has a "%".
             try:
-                return safe if "%" not in text else nodes.MarkSafeIfAutoescape(nodes.Const(text % {}))
+                return self._safe(text if "%" not in text else text % {})
             except (KeyError, ValueError, TypeError):
                 return node  # fails at render time, as it always did
         pairs = [nodes.Pair(nodes.Const(kw.key), kw.value) for kw in node.kwargs]
-        return nodes.Mod(safe, nodes.Dict(pairs))
+        return nodes.Mod(self._safe(text), nodes.Dict(pairs))
+
+    def _safe(self, text: str) -> nodes.Const:
+        """The text as the runtime callables return it: ``Markup`` where the template autoescapes
+        (decided at compile time: the template has no ``{% autoescape %}`` block, see _parse)."""
+        return nodes.Const(Markup(text) if self.autoescape else text)  # noqa: S704 - a catalogue entry
 
     def _translated(self, node: nodes.Call) -> str | None:
         if not isinstance(node.node, nodes.Name) or node.node.name not in _MESSAGE_CALLS:
@@ -99,8 +105,11 @@ class _LiteralMessages(NodeTransformer):
         return self.translations.ugettext(texts[0]) if len(texts) == 1 else None
 
 
-def _rebinds_message_calls(tree: nodes.Template) -> bool:
-    """A template that assigns ``_`` (a loop variable, a macro argument) keeps runtime calls."""
+def _keeps_runtime_calls(tree: nodes.Template) -> bool:
+    """A template that assigns ``_`` (a loop variable, a macro argument) or switches autoescaping
+    in a block keeps runtime calls."""
+    if any(tree.find_all((nodes.EvalContextModifier, nodes.ScopedEvalContextModifier))):
+        return True
     return any(n.name in _MESSAGE_CALLS and n.ctx != "load" for n in tree.find_all(nodes.Name))
 
 
@@ -133,9 +142,10 @@ class CatalogueEnvironment(FlaskEnvironment):
         if found is None or not has_request_context():
             return tree
         locale, translations = render_catalogue()
-        if locale != found[0] or _rebinds_message_calls(tree):
-            return tree  # compiled outside its language's request: translate at render time
-        tree = _LiteralMessages(translations).visit(tree)
+        if locale != found[0] or _keeps_runtime_calls(tree):
+            return tree  # translated at render time
+        autoescape = self.autoescape(name) if callable(self.autoescape) else self.autoescape
+        tree = _LiteralMessages(translations, bool(autoescape)).visit(tree)
         tree.set_environment(self)
         return tree
 

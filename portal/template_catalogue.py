@@ -72,6 +72,13 @@ class _LiteralMessages(NodeTransformer):
         self.translations = translations
         self.autoescape = autoescape
 
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        # Jinja joins constant operands of "~" as plain text while compiling, where at render time
+        # a translation's Markup would escape the other side: messages joined with "~" stay calls.
+        node.nodes = [self.generic_visit(child) if _is_message_call(child) else self.visit(child)
+                      for child in node.nodes]  # fmt: skip
+        return node
+
     def visit_Call(self, node: nodes.Call) -> nodes.Node:
         self.generic_visit(node)
         text = self._translated(node)
@@ -92,7 +99,7 @@ class _LiteralMessages(NodeTransformer):
         return nodes.Const(Markup(text) if self.autoescape else text)  # noqa: S704 - a catalogue entry
 
     def _translated(self, node: nodes.Call) -> str | None:
-        if not isinstance(node.node, nodes.Name) or node.node.name not in _MESSAGE_CALLS:
+        if not _is_message_call(node):
             return None
         if node.dyn_args is not None or node.dyn_kwargs is not None:
             return None
@@ -100,9 +107,17 @@ class _LiteralMessages(NodeTransformer):
         if not all(isinstance(a, nodes.Const) and isinstance(a.value, str) for a in args):
             return None
         texts = [a.value for a in args]  # type: ignore[attr-defined]
-        if node.node.name == "pgettext":
-            return self.translations.upgettext(*texts) if len(texts) == 2 else None
+        if node.node.name == "pgettext":  # type: ignore[attr-defined]
+            # Jinja's pgettext also formats with the context as "context": plain text only.
+            if len(texts) != 2 or node.kwargs:
+                return None
+            text = self.translations.upgettext(*texts)
+            return text if "%" not in text else None
         return self.translations.ugettext(texts[0]) if len(texts) == 1 else None
+
+
+def _is_message_call(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name in _MESSAGE_CALLS
 
 
 def _keeps_runtime_calls(tree: nodes.Template) -> bool:

@@ -12,6 +12,7 @@ TEMPLATES = {
     "t/words.html": '<p>{{ _("Sign out") }}</p><p>{{ _("Unknown site code: %(codes)s.", codes=codes) }}</p>'
     '<p>{{ pgettext("how many participants have read it", "Read") }}</p>',
     "t/child.html": '{% extends "t/words.html" %}',
+    "t/joined.html": '{{ (_("Sign out") ~ "<br>")|safe }} {{ pgettext("a context", "In %(context)s") }}',
     "t/rebinds.html": '{% macro echo(_) %}{{ _ }}{% endmacro %}{{ echo("x") }} {{ gettext("Sign out") }}',
 }
 
@@ -42,6 +43,11 @@ def test_each_language_gets_its_own_words_whichever_was_compiled_first(templated
 
 def test_variables_are_still_formatted_and_escaped(templated: Flask) -> None:
     assert "<p>Unknown site code: &lt;b&gt;.</p>" in _render(templated, "t/words.html", "en")
+
+
+def test_joins_and_contexts_render_as_the_runtime_callables_do(templated: Flask) -> None:
+    # "~" with a translation escapes the other side; pgettext formats with its context.
+    assert _render(templated, "t/joined.html", "en") == "Sign out&lt;br&gt; In a context"
 
 
 def test_a_template_that_rebinds_the_message_names_translates_at_render_time(templated: Flask) -> None:

@@ -122,11 +122,15 @@ def step_queries(urls: dict[int, str], tmp: Path) -> dict[str, dict[str, object]
     return table
 
 
+def production_env(url: str, tmp: Path) -> dict[str, str]:
+    """What gunicorn serving the portal (or the floor) gets: the production configuration."""
+    return {"PORTAL_ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": url, "PORTAL_INSTANCE_PATH": str(tmp),
+            "PUBLIC_BASE_URL": "https://portal.bench.invalid", "METRICS_TOKEN": "bench-metrics",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"), "ACCESS_LOG": str(tmp / "access.log")}  # fmt: skip
+
+
 def step_web(url: str, tmp: Path, args: argparse.Namespace) -> list[dict[str, object]]:
-    env = {"PORTAL_ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": url, "PORTAL_INSTANCE_PATH": str(tmp),
-           "PUBLIC_BASE_URL": "https://portal.bench.invalid", "METRICS_TOKEN": "bench-metrics",
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"), "ACCESS_LOG": str(tmp / "access.log")}  # fmt: skip
-    env.pop("WEB_CONCURRENCY", None)
+    env = production_env(url, tmp)
     print(f"web: gunicorn ({os.environ.get('WEB_CONCURRENCY') or 2 * (os.cpu_count() or 1) + 1} workers), "
           f"{args.users} users, 64 connections, {args.seconds:.0f}s per page, {args.rounds} round(s)",
           flush=True)  # fmt: skip

@@ -44,15 +44,16 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """One gunicorn from the repository's gunicorn.conf.py serving ``app_spec``."""
+    """One gunicorn from a checkout's gunicorn.conf.py serving ``app_spec`` from that checkout
+    (this one unless ``root`` names another, e.g. a git worktree of another commit)."""
 
-    def __init__(self, app_spec: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, app_spec: str, env: dict[str, str], log: Path, root: Path = ROOT) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, **env, "BIND": f"127.0.0.1:{self.port}", "PYTHONPATH": str(ROOT)}
+        full_env = {**os.environ, **env, "BIND": f"127.0.0.1:{self.port}", "PYTHONPATH": str(root)}
         self.log = log.open("w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app_spec],
-                                     cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(root / "gunicorn.conf.py"), app_spec],
+                                     cwd=root, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
         self._wait()
 
     def _wait(self) -> None:
@@ -111,16 +112,16 @@ def run_pages(app: Flask, portal_base: str, floor_base: str, users: int, connect
         people = participants_for_load(db, users)
         staff = staff_for_load(db)
         floor_targets = [Target(t.cookie, "/") for t in targets(app, db, PAGES[0], people, staff)]
-        floors = [_one(f"{FLOOR} (1)", floor_base, floor_targets, connections, seconds, tool)]
+        floors = [load_page(f"{FLOOR} (1)", floor_base, floor_targets, connections, seconds, tool)]
         for _round in range(rounds):
             for page in PAGES:
                 found = targets(app, db, page, people, staff)  # minted now: staff sessions idle out after 15 min
                 if not found:
                     results.setdefault(page.name, []).append(PageLoad(page.name, False, note="not built yet"))
                     continue
-                row = _one(page.name, portal_base, found, connections, seconds, tool)
-                floors.append(_one(f"{FLOOR} ({len(floors) + 1})", floor_base, floor_targets, connections, seconds,
-                                   tool))  # fmt: skip
+                row = load_page(page.name, portal_base, found, connections, seconds, tool)
+                floors.append(load_page(f"{FLOOR} ({len(floors) + 1})", floor_base, floor_targets, connections,
+                                        seconds, tool))  # fmt: skip
                 beside = [r for r in floors[-2:] if r.requests]
                 if beside:
                     row.floor_rps, row.floor_p99_ms = _mean(beside, "rps"), _mean(beside, "p99_ms")
@@ -165,7 +166,7 @@ def _mean(runs: list[PageLoad], field: str) -> float:
     return round(sum(float(getattr(r, field)) for r in runs) / len(runs), 1)
 
 
-def _one(name: str, base: str, found: list[Target], connections: int, seconds: float, tool: str) -> PageLoad:
+def load_page(name: str, base: str, found: list[Target], connections: int, seconds: float, tool: str) -> PageLoad:
     problem = preflight(base, found[:5])
     if problem:
         return PageLoad(name, True, users=len(found), note=f"preflight failed: {problem}")

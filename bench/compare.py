@@ -56,8 +56,8 @@ def ratios(runs: Sequence[tuple[str, float]]) -> dict[str, list[float]]:
     for i, (name, rps) in enumerate(runs):
         if name == "floor":
             continue
-        beside = [r for n, r in (runs[i - 1] if i else ("", 0.0), runs[i + 1] if i + 1 < len(runs) else ("", 0.0))
-                  if n == "floor" and r > 0]  # fmt: skip
+        neighbours = [runs[j] for j in (i - 1, i + 1) if 0 <= j < len(runs)]
+        beside = [r for n, r in neighbours if n == "floor" and r > 0]
         if beside and rps > 0:
             found.setdefault(name, []).append(rps / (sum(beside) / len(beside)))
     return found
@@ -77,49 +77,46 @@ def _targets(app_url: str, tmp: Path, page: Page, users: int) -> tuple[list[Targ
     with Session(app.extensions["engine"]) as db:
         people, staff = participants_for_load(db, users), staff_for_load(db)
         found = targets(app, db, page, people, staff)
-        floor = [Target(t.cookie, "/") for t in targets(app, db, PAGES[0], people, staff)]
+        floor = web.floor_targets_for(app, db, people, staff)
     app.extensions["engine"].dispose()
     return found, floor
+
+
+def _start(name: str, env: dict[str, str], tmp: Path, root: Path) -> web.Gunicorn:
+    app_spec = "bench.floor:app" if name == "floor" else "wsgi:app"
+    metrics = tmp / f"metrics-{name}"  # each server its own: prometheus files are per process tree
+    metrics.mkdir()
+    return web.Gunicorn(app_spec, {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}, tmp / f"gunicorn-{name}.log", root)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     _ensure_wrk(args.tool)
     dbs = Databases("postgres", keep=False)
-    servers: list[web.Gunicorn] = []
+    servers: dict[str, web.Gunicorn] = {}
     try:
         url = args.database_url or build_cohort(dbs, "compare", args.participants)
-        env = production_env(url, dbs.tmp)
-        b_env = dict(pair.split("=", 1) for pair in args.b_env)
         page = next(p for p in PAGES if p.name == args.page)
         found, floor_targets = _targets(url, dbs.tmp, page, args.users)
         if not found:
             print(f"{page.name}: not built", file=sys.stderr)
             return 1
-        for name, app_spec, extra, root in (("A", "wsgi:app", {}, web.ROOT), ("B", "wsgi:app", b_env, args.b_root),
-                                             ("floor", "bench.floor:app", {}, web.ROOT)):  # fmt: skip
-            metrics = dbs.tmp / f"metrics-{name}"
-            metrics.mkdir()
-            servers.append(web.Gunicorn(app_spec, {**env, **extra, "PROMETHEUS_MULTIPROC_DIR": str(metrics)},
-                                        dbs.tmp / f"gunicorn-{name}.log", root))  # fmt: skip
-        portal = {"A": servers[0], "B": servers[1]}
+        env = production_env(url, dbs.tmp)
+        b_env = dict(pair.split("=", 1) for pair in args.b_env)
+        for name, extra, root in (("A", {}, web.ROOT), ("B", b_env, args.b_root), ("floor", {}, web.ROOT)):
+            servers[name] = _start(name, {**env, **extra}, dbs.tmp, root)
         print(f"{page.name}: A = this checkout, B = {args.b_root} {' '.join(args.b_env)}; {args.rounds} rounds "
               f"of {args.seconds:.0f} s, 64 connections, {len(found)} users", flush=True)  # fmt: skip
         runs: list[tuple[str, float]] = []
-
-        def load(name: str) -> None:
-            server, chosen = (servers[2], floor_targets) if name == "floor" else (portal[name], found)
-            row = web.load_page(name, server.base, chosen, 64, args.seconds, args.tool)
+        order = ["floor"] + [n for r in range(args.rounds) for n in (("A", "floor", "B", "floor") if r % 2 == 0
+                                                                     else ("B", "floor", "A", "floor"))]  # fmt: skip
+        for name in order:
+            row = web.load_page(name, servers[name].base, floor_targets if name == "floor" else found, 64,
+                                args.seconds, args.tool)  # fmt: skip
             runs.append((name, row.rps if row.requests and not row.errors else 0.0))
-
-        load("floor")
-        for round_ in range(args.rounds):
-            for name in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
-                load(name)
-                load("floor")
         print("\n".join(summary(ratios(runs))))
     finally:
-        for server in servers:
+        for server in servers.values():
             server.stop()
         dbs.drop_all()
     return 0

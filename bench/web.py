@@ -14,6 +14,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from portal.models import Participant, StaffUser
+
 from . import load
 from .pages import COOKIE, PAGES, USER_AGENT, Target, participants_for_load, staff_for_load, targets
 from .report import FLOOR
@@ -101,6 +103,11 @@ def measure(base: str, found: list[Target], connections: int, seconds: float, to
     return load.run(base, pairs, connections, seconds, tool)
 
 
+def floor_targets_for(app: Flask, db: Session, people: list[Participant], staff: list[StaffUser]) -> list[Target]:
+    """The floor's requests: the same participants' sessions as the patient home's, at "/"."""
+    return [Target(t.cookie, "/") for t in targets(app, db, PAGES[0], people, staff)]
+
+
 def run_pages(app: Flask, portal_base: str, floor_base: str, users: int, connections: int, seconds: float,
               tool: str, rounds: int = 1) -> list[PageLoad]:  # fmt: skip
     """Every page, ``rounds`` times over, with the floor measured before the first page and after
@@ -111,7 +118,7 @@ def run_pages(app: Flask, portal_base: str, floor_base: str, users: int, connect
     with Session(app.extensions["engine"]) as db:
         people = participants_for_load(db, users)
         staff = staff_for_load(db)
-        floor_targets = [Target(t.cookie, "/") for t in targets(app, db, PAGES[0], people, staff)]
+        floor_targets = floor_targets_for(app, db, people, staff)
         floors = [load_page(f"{FLOOR} (1)", floor_base, floor_targets, connections, seconds, tool)]
         for _round in range(rounds):
             for page in PAGES:
